@@ -1,0 +1,45 @@
+"""Commands into the matching core. Each carries its own event time ``ts``
+(integer milliseconds since the epoch); the core never reads a clock."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.enums import OrderType, Side, TimeInForce
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    order_id: str
+    account: str
+    symbol: str
+    side: Side
+    type: OrderType
+    tif: TimeInForce
+    quantity: int
+    price: int | None  # LIMIT: limit price; MARKET: optional protection price (collar)
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    order_id: str
+    account: str
+    symbol: str
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Replace:
+    """Change a resting order. ``quantity`` is the new *remaining* quantity.
+    Same price and quantity not increased: keeps time priority. Otherwise the order
+    goes to the back of the queue at ``price`` and may match if it crosses."""
+
+    order_id: str
+    account: str
+    symbol: str
+    quantity: int
+    price: int
+    ts: int
+
+
+Command = NewOrder | Cancel | Replace
