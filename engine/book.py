@@ -213,7 +213,7 @@ class Book:
         if opp.best <= limit_key:
             remaining, filled, halted = self._match(out, ts, oid, account, side, qty,
                                                     filled, limit_key, opp)
-            if filled:
+            if remaining != qty:   # traded in this command
                 self.seq += 1
                 cls = PartiallyFilled if remaining else Filled
                 out.append(_new(cls, (symbol, self.seq, ts, oid, account, filled, remaining)))
