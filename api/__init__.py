@@ -1,0 +1,1 @@
+"""The Starlette application: REST queries, order entry, WebSocket market data."""

@@ -1,0 +1,108 @@
+"""`matchstream`: start and stop the services, run the worker, the API and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from infra.settings import load
+
+
+def _services(args) -> None:
+    from infra import services
+    from ledger.migrate import upgrade
+
+    settings = load()
+    if args.command == "up":
+        services.up(settings)
+        upgrade(settings.database_url)
+        print(f"ledger: schema up to date; logs are in {settings.log_dir}")
+    elif args.command == "down":
+        services.down(settings)
+    else:
+        for name, state in services.status(settings).items():
+            print(f"{name}: {state}")
+
+
+def _topics(args) -> None:
+    from infra.topics import TOPICS, ensure_topics
+
+    settings = load()
+    ensure_topics(settings)
+    for spec in TOPICS:
+        print(f"{settings.topic(spec.name):16} key={spec.key:14} partitions={spec.partitions} "
+              f"cleanup={spec.cleanup:14} {spec.purpose}")
+
+
+def _migrate(args) -> None:
+    from ledger.migrate import upgrade
+
+    upgrade(load().database_url)
+    print("ledger: schema up to date")
+
+
+def _worker(args) -> None:
+    settings = load()
+    print(f"worker: Faust app {settings.app_id} on {settings.kafka_bootstrap}", flush=True)
+    from streams.worker import main
+
+    main(args.faust_args)
+
+
+def _api(args) -> None:
+    import uvicorn
+
+    print(f"api: serving on http://{args.host}:{args.port}", flush=True)
+    uvicorn.run("api.app:app", host=args.host, port=args.port, log_level="info")
+
+
+def _demo(args) -> None:
+    from cli.demo import run
+
+    run(args)
+
+
+def _ledger(args) -> None:
+    from cli import ledger_commands
+
+    ledger_commands.run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="matchstream", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("up", "start Kafka and PostgreSQL, create topics, migrate the ledger"),
+                       ("down", "stop the services this project started"),
+                       ("status", "say whether Kafka and PostgreSQL answer")):
+        sub.add_parser(name, help=text).set_defaults(func=_services)
+    sub.add_parser("topics", help="create the platform's topics (idempotent) and list them"
+                   ).set_defaults(func=_topics)
+    sub.add_parser("migrate", help="apply the ledger's migrations").set_defaults(func=_migrate)
+    worker = sub.add_parser("worker", help="run a Faust worker (gate, matcher, settlement)")
+    worker.add_argument("faust_args", nargs=argparse.REMAINDER)
+    worker.set_defaults(func=_worker)
+    api = sub.add_parser("api", help="run the Starlette API")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8080)
+    api.set_defaults(func=_api)
+    demo = sub.add_parser("demo", help="services, worker, API and a simulated market")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--seconds", type=float, default=0,
+                      help="stop after this long (default: until Ctrl-C)")
+    demo.set_defaults(func=_demo)
+    from cli import ledger_commands
+
+    ledger_commands.add_parsers(sub, _ledger)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

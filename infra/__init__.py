@@ -1,0 +1,1 @@
+"""Local services for development and tests: Kafka (KRaft) and PostgreSQL, topic definitions."""

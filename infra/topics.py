@@ -1,0 +1,65 @@
+"""Every topic of the platform in one place, and an idempotent command that creates them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from infra.settings import Settings
+
+PARTITIONS = 4  # the unit of parallelism: room for a few workers on a small machine
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    key: str
+    partitions: int = PARTITIONS
+    cleanup: str = "delete"
+    purpose: str = ""
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec("order-requests", "account", purpose="NewOrder / CancelOrder from clients"),
+    TopicSpec("orders", "symbol", purpose="accepted orders and cancels, gate -> matcher"),
+    TopicSpec("order-events", "account", purpose="accepted, rejected, filled, cancelled"),
+    TopicSpec("trades", "symbol", purpose="every execution, settled in PostgreSQL"),
+    TopicSpec("quotes", "symbol", cleanup="compact,delete", purpose="best bid/ask and last"),
+    TopicSpec("book", "symbol", purpose="L2 depth changes"),
+    TopicSpec("halts", "symbol", cleanup="compact,delete", purpose="circuit breaker"),
+    TopicSpec("candles", "symbol", cleanup="compact,delete", purpose="OHLCV updates"),
+    TopicSpec("dead-letters", "source topic", partitions=1,
+              purpose="records that could not be decoded, with topic/partition/offset"),
+)
+
+BY_NAME = {spec.name: spec for spec in TOPICS}
+
+
+def admin(settings: Settings) -> AdminClient:
+    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+
+
+def ensure_topics(settings: Settings, say=print, timeout: float = 30.0) -> list[str]:
+    """Create missing topics; report existing ones whose partition count differs."""
+    client = admin(settings)
+    existing = client.list_topics(timeout=timeout).topics
+    wanted = {settings.topic(spec.name): spec for spec in TOPICS}
+    missing = [
+        NewTopic(name, spec.partitions, 1, config={"cleanup.policy": spec.cleanup})
+        for name, spec in wanted.items()
+        if name not in existing
+    ]
+    for name, spec in wanted.items():
+        if name in existing and len(existing[name].partitions) != spec.partitions:
+            say(f"topics: warning: {name} has {len(existing[name].partitions)} partitions, "
+                f"expected {spec.partitions}")
+    if missing:
+        for name, future in client.create_topics(missing, operation_timeout=timeout).items():
+            try:
+                future.result()
+            except Exception as exc:  # TOPIC_ALREADY_EXISTS from a concurrent creator is fine
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise
+        say(f"topics: created {', '.join(t.topic for t in missing)}")
+    return [t.topic for t in missing]

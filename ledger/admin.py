@@ -1,0 +1,103 @@
+"""Operator actions on the ledger: accounts, deposits and withdrawals, symbols, share transfers.
+
+Every change of cash or shares from outside the market is an adjustment row, so
+conservation can be checked: per asset, balances minus adjustments stay constant.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.dialects.postgresql import insert
+
+from ledger.tables import accounts, adjustments, holdings, symbols
+
+CASH = "CASH"
+
+
+class LedgerError(ValueError):
+    """An operator request that cannot be carried out; the message says why."""
+
+
+def create_account(engine: Engine, account_id: str, name: str = "") -> bool:
+    """Create an account; False if it already existed."""
+    if not account_id or len(account_id) > 64:
+        raise LedgerError(f"account id must be 1 to 64 characters, found {account_id!r}")
+    with engine.begin() as conn:
+        result = conn.execute(insert(accounts).values(account_id=account_id, name=name)
+                              .on_conflict_do_nothing())
+        return result.rowcount == 1
+
+
+def add_symbol(engine: Engine, symbol: str, shares_outstanding: int, reference_price: int,
+               tick_size: int = 1, lot_size: int = 1, max_order_quantity: int = 1_000_000,
+               name: str = "") -> bool:
+    if not symbol or len(symbol) > 16 or not symbol.replace(".", "").isalnum():
+        raise LedgerError(f"symbol must be 1 to 16 letters or digits, found {symbol!r}")
+    for label, value in (("shares outstanding", shares_outstanding),
+                         ("reference price", reference_price), ("tick size", tick_size),
+                         ("lot size", lot_size), ("max order quantity", max_order_quantity)):
+        if type(value) is not int or value <= 0:
+            raise LedgerError(f"{label} must be a positive integer, found {value!r}")
+    if reference_price % tick_size:
+        raise LedgerError(f"reference price {reference_price} is not a multiple of the tick "
+                          f"size {tick_size}")
+    with engine.begin() as conn:
+        result = conn.execute(insert(symbols).values(
+            symbol=symbol, name=name, shares_outstanding=shares_outstanding,
+            reference_price=reference_price, tick_size=tick_size, lot_size=lot_size,
+            max_order_quantity=max_order_quantity).on_conflict_do_nothing())
+        return result.rowcount == 1
+
+
+def adjust(engine: Engine, account_id: str, asset: str, amount: int,
+           reference: str | None = None, note: str = "") -> int:
+    """Deposit (+) or withdraw (-) cash (asset CASH) or shares (asset = symbol).
+
+    Idempotent by reference. Returns the new available balance. A withdrawal beyond the
+    available balance is refused (reserved funds belong to open orders).
+    """
+    if type(amount) is not int or amount == 0:
+        raise LedgerError(f"amount must be a non-zero integer, found {amount!r}")
+    with engine.begin() as conn:
+        if reference is not None:
+            done = conn.execute(select(adjustments.c.adjustment_id)
+                                .where(adjustments.c.reference == reference)).first()
+            if done:
+                return _available(conn, account_id, asset)
+        if conn.execute(select(accounts.c.account_id).where(accounts.c.account_id == account_id)
+                        .with_for_update()).first() is None:
+            raise LedgerError(f"unknown account {account_id!r}")
+        if asset == CASH:
+            row = conn.execute(text(
+                "UPDATE accounts SET cash = cash + :amount WHERE account_id = :id "
+                "AND cash + :amount >= 0 RETURNING cash"), {"amount": amount, "id": account_id})
+        else:
+            if conn.execute(select(symbols.c.symbol).where(symbols.c.symbol == asset)).first() is None:
+                raise LedgerError(f"unknown symbol {asset!r}")
+            conn.execute(insert(holdings).values(account_id=account_id, symbol=asset)
+                         .on_conflict_do_nothing())
+            row = conn.execute(text(
+                "UPDATE holdings SET quantity = quantity + :amount WHERE account_id = :id "
+                "AND symbol = :symbol AND quantity + :amount >= 0 RETURNING quantity"),
+                {"amount": amount, "id": account_id, "symbol": asset})
+        balance = row.scalar()
+        if balance is None:
+            raise LedgerError(f"insufficient available {asset} in {account_id!r} to withdraw "
+                              f"{-amount}")
+        conn.execute(adjustments.insert().values(account_id=account_id, asset=asset,
+                                                 amount=amount, reference=reference, note=note))
+        return balance
+
+
+def _available(conn, account_id: str, asset: str) -> int:
+    if asset == CASH:
+        return conn.execute(select(accounts.c.cash)
+                            .where(accounts.c.account_id == account_id)).scalar_one()
+    return conn.execute(select(holdings.c.quantity).where(
+        holdings.c.account_id == account_id, holdings.c.symbol == asset)).scalar_one()
+
+
+def list_symbols(engine: Engine) -> list[dict]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(symbols).order_by(symbols.c.symbol)).mappings()
+        return [dict(r) for r in rows]

@@ -1,0 +1,141 @@
+"""Table definitions (SQLAlchemy Core). The migrations in ledger/migrations create them.
+
+Money is BIGINT cents, quantities BIGINT shares. CHECK constraints make a negative
+balance impossible whatever the code does (DESIGN invariant 1).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+NOW_MS = text("(extract(epoch from clock_timestamp()) * 1000)::bigint")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("cash", BigInteger, nullable=False, server_default="0"),
+    Column("reserved_cash", BigInteger, nullable=False, server_default="0"),
+    Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
+    CheckConstraint("cash >= 0", name="cash_not_negative"),
+    CheckConstraint("reserved_cash >= 0", name="reserved_cash_not_negative"),
+)
+
+symbols = Table(
+    "symbols",
+    metadata,
+    Column("symbol", String(16), primary_key=True),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("tick_size", Integer, nullable=False, server_default="1"),
+    Column("lot_size", Integer, nullable=False, server_default="1"),
+    Column("max_order_quantity", BigInteger, nullable=False, server_default="1000000"),
+    Column("shares_outstanding", BigInteger, nullable=False),
+    Column("reference_price", BigInteger, nullable=False),  # cents; before the first trade
+    Column("last_price", BigInteger),  # cents; set by settlement
+    Column("halted_until_ms", BigInteger, nullable=False, server_default="0"),
+    Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
+    CheckConstraint("tick_size > 0", name="tick_size_positive"),
+    CheckConstraint("lot_size > 0", name="lot_size_positive"),
+    CheckConstraint("max_order_quantity > 0", name="max_order_quantity_positive"),
+    CheckConstraint("shares_outstanding > 0", name="shares_outstanding_positive"),
+    CheckConstraint("reference_price > 0", name="reference_price_positive"),
+)
+
+holdings = Table(
+    "holdings",
+    metadata,
+    Column("account_id", String(64), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("symbol", String(16), ForeignKey("symbols.symbol"), primary_key=True),
+    Column("quantity", BigInteger, nullable=False, server_default="0"),
+    Column("reserved_quantity", BigInteger, nullable=False, server_default="0"),
+    # total cents paid for the position (quantity + reserved_quantity); average = cost // position
+    Column("cost_basis", BigInteger, nullable=False, server_default="0"),
+    CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+    CheckConstraint("reserved_quantity >= 0", name="reserved_quantity_not_negative"),
+    CheckConstraint("cost_basis >= 0", name="cost_basis_not_negative"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.account_id"), nullable=False),
+    Column("symbol", String(16), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("order_type", String(6), nullable=False),
+    Column("tif", String(3), nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("price", BigInteger),  # limit price, or the collar a MARKET order reserved at
+    Column("filled_quantity", BigInteger, nullable=False, server_default="0"),
+    # the unfilled remainder once cancelled, expired or rejected downstream
+    Column("cancelled_quantity", BigInteger, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False),
+    Column("reject_reason", String(32)),
+    # what this order still holds reserved: cash for a buy, shares for a sell
+    Column("reserved_cash", BigInteger, nullable=False, server_default="0"),
+    Column("reserved_quantity", BigInteger, nullable=False, server_default="0"),
+    # where the request came from: a replay of the same record is recognised, a reuse is not
+    Column("source_partition", Integer),
+    Column("source_offset", BigInteger),
+    Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
+    Column("updated_ms", BigInteger, nullable=False, server_default=NOW_MS),
+    CheckConstraint("quantity > 0", name="order_quantity_positive"),
+    CheckConstraint("filled_quantity >= 0 AND cancelled_quantity >= 0 "
+                    "AND filled_quantity + cancelled_quantity <= quantity",
+                    name="filled_within_quantity"),
+    CheckConstraint("reserved_cash >= 0", name="order_reserved_cash_not_negative"),
+    CheckConstraint("reserved_quantity >= 0", name="order_reserved_quantity_not_negative"),
+    Index("orders_by_account", "account_id", "created_ms"),
+    Index("orders_open_by_symbol", "symbol", "status"),
+)
+
+trades = Table(
+    "trades",
+    metadata,
+    Column("trade_id", String(64), primary_key=True),  # deterministic: replay is a no-op
+    Column("symbol", String(16), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("buy_order_id", String(64), nullable=False),
+    Column("sell_order_id", String(64), nullable=False),
+    Column("buyer", String(64), nullable=False),
+    Column("seller", String(64), nullable=False),
+    Column("aggressor", String(4), nullable=False),
+    Column("executed_ms", BigInteger, nullable=False),
+    Column("settled_ms", BigInteger, nullable=False, server_default=NOW_MS),
+    CheckConstraint("price > 0", name="trade_price_positive"),
+    CheckConstraint("quantity > 0", name="trade_quantity_positive"),
+    Index("trades_by_symbol_time", "symbol", "executed_ms"),
+    Index("trades_by_buyer", "buyer", "executed_ms"),
+    Index("trades_by_seller", "seller", "executed_ms"),
+)
+
+# Deposits and withdrawals (asset 'CASH') and share transfers in or out (asset = symbol).
+adjustments = Table(
+    "adjustments",
+    metadata,
+    Column("adjustment_id", BigInteger, primary_key=True, autoincrement=True),
+    Column("account_id", String(64), ForeignKey("accounts.account_id"), nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # signed: + deposit, - withdrawal
+    Column("reference", String(64), unique=True),  # idempotency key of the request
+    Column("note", Text, nullable=False, server_default=""),
+    Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
+    CheckConstraint("amount <> 0", name="adjustment_not_zero"),
+)

@@ -1,0 +1,73 @@
+"""Pre-trade checks in integer arithmetic, with no I/O: the gate calls them with what it read.
+
+MARKET buy reservation rule: a MARKET order carries a protection price (collar) set
+by the gate at the last trade price (or the symbol's reference price before any
+trade) plus COLLAR_BPS, rounded up to the tick; the engine never lets it trade above
+that price (its remainder is cancelled with reason PRICE_COLLAR), so reserving
+quantity x collar always covers what it can spend. MARKET sells get the mirror collar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.enums import OrderType, Reject, Side, TimeInForce
+from schemas.records import NewOrderRequest
+
+COLLAR_BPS = 1000  # 10%: the circuit breaker's band, so a collar rarely bites first
+POSITION_LIMIT_BPS = 500  # 5% of shares outstanding
+MAX_ORDER_ID_LENGTH = 64
+MAX_PRICE = 10**11  # cents: $1bn a share keeps quantity x price far inside BIGINT
+_SIDES = {s.value for s in Side}
+_TYPES = {t.value for t in OrderType}
+_TIFS = {t.value for t in TimeInForce}
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolRules:
+    symbol: str
+    tick_size: int
+    lot_size: int
+    max_order_quantity: int
+    shares_outstanding: int
+    reference_price: int
+    halted_until_ms: int = 0
+
+
+def check_new_order(req: NewOrderRequest, rules: SymbolRules | None, now_ms: int) -> Reject | None:
+    """The first rule a request breaks, or None. Account checks need the ledger: not here."""
+    if not req.order_id or len(req.order_id) > MAX_ORDER_ID_LENGTH or not req.account:
+        return Reject.MALFORMED
+    if rules is None:
+        return Reject.UNKNOWN_SYMBOL
+    if req.side not in _SIDES or req.order_type not in _TYPES or req.tif not in _TIFS:
+        return Reject.MALFORMED
+    if req.quantity <= 0 or req.quantity > rules.max_order_quantity:
+        return Reject.BAD_QUANTITY
+    if req.quantity % rules.lot_size:
+        return Reject.BAD_QUANTITY
+    if req.order_type == OrderType.LIMIT:
+        if req.price is None or req.price <= 0 or req.price > MAX_PRICE:
+            return Reject.BAD_PRICE
+        if req.price % rules.tick_size:
+            return Reject.OFF_TICK
+    elif req.price is not None:
+        return Reject.BAD_PRICE  # a MARKET order's price is the gate's collar, not the client's
+    if now_ms < rules.halted_until_ms:
+        return Reject.HALTED
+    return None
+
+
+def market_collar(side: str, last_price: int, tick_size: int) -> int:
+    """Protection price for a MARKET order: last +/- COLLAR_BPS, on the tick, away from last."""
+    if side == Side.BUY:
+        raw = -(-last_price * (10_000 + COLLAR_BPS) // 10_000)  # ceiling division
+        return -(-raw // tick_size) * tick_size
+    raw = last_price * (10_000 - COLLAR_BPS) // 10_000
+    return max(tick_size, raw // tick_size * tick_size)
+
+
+def within_position_limit(held: int, open_buy_quantity: int, quantity: int,
+                          shares_outstanding: int) -> bool:
+    """No account may hold, counting open buy orders, more than 5% of the shares outstanding."""
+    return (held + open_buy_quantity + quantity) * 10_000 <= shares_outstanding * POSITION_LIMIT_BPS

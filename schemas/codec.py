@@ -1,0 +1,58 @@
+"""Decode at the edge: bytes in, a record or a typed DecodeError out, never an exception."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import msgspec
+
+from schemas.records import (
+    AcceptedCancel,
+    AcceptedOrder,
+    CancelRequest,
+    DeadLetter,
+    Halt,
+    NewOrderRequest,
+    OrderEvent,
+    Trade,
+)
+
+T = TypeVar("T")
+
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeError:
+    """Bytes that are not a valid record: why, in words a client can act on."""
+
+    detail: str
+    raw: bytes
+
+
+class Codec:
+    def __init__(self, record_type: Any) -> None:
+        self._decoder = msgspec.json.Decoder(record_type)
+
+    def decode(self, raw: bytes | None) -> Any | DecodeError:
+        if raw is None:
+            return DecodeError("empty record (no value)", b"")
+        try:
+            return self._decoder.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return DecodeError(str(exc), raw)
+        except (UnicodeDecodeError, ValueError, OverflowError) as exc:
+            return DecodeError(f"undecodable bytes: {exc}", raw)
+
+
+def encode(record: Any) -> bytes:
+    return _encoder.encode(record)
+
+
+ORDER_REQUEST = Codec(NewOrderRequest | CancelRequest)
+MATCHER_COMMAND = Codec(AcceptedOrder | AcceptedCancel)
+ORDER_EVENT = Codec(OrderEvent)
+TRADE = Codec(Trade)
+HALT = Codec(Halt)
+DEAD_LETTER = Codec(DeadLetter)

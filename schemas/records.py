@@ -1,0 +1,115 @@
+"""The records carried by the platform's topics. Frozen once made; money is integer cents.
+
+Enum-valued fields are plain strings on the wire (the engine's StrEnums), validated
+by the gate into typed rejections rather than by the decoder, so that a wrong side or
+time in force becomes a REJECTED event with a reason and not a dead letter.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class NewOrderRequest(msgspec.Struct, frozen=True, tag="new", tag_field="kind"):
+    """order-requests, key account: a client asks for an order."""
+
+    order_id: str
+    account: str
+    symbol: str
+    side: str
+    quantity: int
+    order_type: str = "LIMIT"
+    tif: str = "GTC"
+    price: int | None = None  # cents; MARKET orders leave it out
+    ts: int = 0  # client send time, ms since epoch, for latency measurement only
+
+
+class CancelRequest(msgspec.Struct, frozen=True, tag="cancel", tag_field="kind"):
+    """order-requests, key account: a client asks to cancel its own order."""
+
+    order_id: str
+    account: str
+    ts: int = 0
+
+
+OrderRequest = NewOrderRequest | CancelRequest
+
+
+class AcceptedOrder(msgspec.Struct, frozen=True, tag="new", tag_field="kind"):
+    """orders, key symbol: validated and reserved by the gate, ready to match.
+
+    `price` for a MARKET order is the protection price (collar) the gate reserved at.
+    """
+
+    order_id: str
+    account: str
+    symbol: str
+    side: str
+    order_type: str
+    tif: str
+    quantity: int
+    price: int | None
+    ts: int  # gate acceptance time: the matcher's event time
+
+
+class AcceptedCancel(msgspec.Struct, frozen=True, tag="cancel", tag_field="kind"):
+    order_id: str
+    account: str
+    symbol: str
+    ts: int
+
+
+MatcherCommand = AcceptedOrder | AcceptedCancel
+
+
+class OrderEvent(msgspec.Struct, frozen=True):
+    """order-events, key account: the life of an order, as its owner sees it."""
+
+    order_id: str
+    account: str
+    symbol: str
+    status: str  # ACCEPTED, REJECTED, PARTIALLY_FILLED, FILLED, CANCELLED
+    ts: int
+    reason: str | None = None
+    filled_quantity: int = 0
+    remaining_quantity: int = 0
+    seq: int = 0  # matcher's per-symbol sequence (0 for events from the gate)
+
+
+class Trade(msgspec.Struct, frozen=True):
+    """trades, key symbol: one execution at the maker's price."""
+
+    trade_id: str
+    symbol: str
+    seq: int
+    price: int
+    quantity: int
+    buy_order_id: str
+    sell_order_id: str
+    buyer: str
+    seller: str
+    maker_order_id: str
+    aggressor: str  # side of the incoming order
+    ts: int
+
+
+class Halt(msgspec.Struct, frozen=True):
+    """halts, key symbol: the circuit breaker tripped (or the halt ended)."""
+
+    symbol: str
+    halted: bool
+    ts: int
+    until_ts: int = 0
+    reference_price: int = 0
+    attempted_price: int = 0
+
+
+class DeadLetter(msgspec.Struct, frozen=True):
+    """dead-letters: what could not be decoded, with where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    error: str
+    key: str | None
+    value: str  # the raw bytes, decoded as UTF-8 with replacement

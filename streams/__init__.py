@@ -1,0 +1,1 @@
+"""The Faust application and its agents: thin adapters around the pure core."""

@@ -1,0 +1,15 @@
+"""The workers' connection pool to the ledger, made on first use."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledger.db import make_async_engine
+from streams.app import settings
+
+
+@cache
+def engine() -> AsyncEngine:
+    return make_async_engine(settings.database_url)

@@ -1,0 +1,180 @@
+"""One batch of order requests: validate, check risk, reserve, decide what to send on.
+
+Runs inside one PostgreSQL transaction per batch. Idempotent: an order row remembers
+the (partition, offset) of the request that created it, so a batch replayed after a
+crash re-emits the same outcome, while a different request reusing an order id is
+rejected as a duplicate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from engine.enums import OrderType, Reject, Side
+from ledger import gate_store as store
+from risk.rules import SymbolRules, check_new_order, market_collar, within_position_limit
+from schemas.codec import ORDER_REQUEST, DecodeError, encode
+from schemas.records import AcceptedCancel, AcceptedOrder, CancelRequest, NewOrderRequest, OrderEvent
+from streams.dead_letter import dead_letter
+
+
+# rejections whose fields may not fit the orders table: answered, not recorded
+_NOT_RECORDED = {Reject.MALFORMED, Reject.UNKNOWN_SYMBOL, Reject.BAD_QUANTITY, Reject.BAD_PRICE}
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    key: bytes | None
+    value: bytes | None
+    partition: int
+    offset: int
+
+
+@dataclass(slots=True)
+class GateOutput:
+    orders: list[tuple[bytes, bytes]] = field(default_factory=list)  # key: symbol
+    events: list[tuple[bytes, bytes]] = field(default_factory=list)  # key: account
+    dead_letters: list[bytes] = field(default_factory=list)
+    accepted: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+def _event(out: GateOutput, order_id: str, account: str, symbol: str, status: str, ts: int,
+           reason: str | None = None, remaining: int = 0) -> None:
+    record = OrderEvent(order_id=order_id, account=account, symbol=symbol, status=status, ts=ts,
+                        reason=reason, remaining_quantity=remaining)
+    out.events.append((account.encode(), encode(record)))
+    if reason is not None:
+        out.rejected[reason] = out.rejected.get(reason, 0) + 1
+
+
+async def process_batch(conn: AsyncConnection, topic: str, records: list[RawRecord],
+                        now_ms: int) -> GateOutput:
+    out = GateOutput()
+    decoded = [ORDER_REQUEST.decode(r.value) for r in records]
+    new_orders = [d for d in decoded if isinstance(d, NewOrderRequest)]
+    symbols = await store.load_symbols(conn)
+    existing = await store.find_orders(
+        conn, {d.order_id for d in decoded if isinstance(d, (NewOrderRequest, CancelRequest))})
+    accounts = await store.lock_accounts(conn, {d.account for d in new_orders})
+    keys = {(d.account, d.symbol) for d in new_orders if d.account in accounts}
+    holdings = await store.lock_holdings(conn, keys)
+    open_buys = await store.open_buy_quantities(
+        conn, {(d.account, d.symbol) for d in new_orders if d.side == Side.BUY} & keys)
+    touched_accounts: set[str] = set()
+    touched_holdings: set[tuple[str, str]] = set()
+    rows: list[dict] = []
+    seen: dict[str, store.OrderRow] = dict(existing)
+
+    for raw, request in zip(records, decoded):
+        if isinstance(request, DecodeError):
+            letter = dead_letter(request, topic, raw.partition, raw.offset, raw.key)
+            out.dead_letters.append(encode(letter))
+            continue
+        if isinstance(request, CancelRequest):
+            _cancel(out, request, seen.get(request.order_id), now_ms)
+            continue
+        prior = seen.get(request.order_id)
+        if prior is not None:
+            _replay_or_duplicate(out, request, prior, raw)
+            continue
+        rules = symbols.get(request.symbol)
+        reason = check_new_order(request, rules, now_ms)
+        account = accounts.get(request.account)
+        if reason is None and account is None:
+            reason = Reject.UNKNOWN_ACCOUNT
+        price = request.price
+        reserved_cash = reserved_quantity = 0
+        if reason is None:
+            key = (request.account, request.symbol)
+            if request.order_type == OrderType.MARKET:
+                price = market_collar(request.side, rules.reference_price, rules.tick_size)
+            if request.side == Side.BUY:
+                holding = holdings.get(key)
+                held = holding.quantity + holding.reserved_quantity if holding else 0
+                need = request.quantity * price
+                if not within_position_limit(held, open_buys.get(key, 0), request.quantity,
+                                             rules.shares_outstanding):
+                    reason = Reject.POSITION_LIMIT
+                elif account.cash < need:
+                    reason = Reject.INSUFFICIENT_FUNDS
+                else:
+                    account.cash -= need
+                    account.reserved_cash += need
+                    reserved_cash = need
+                    open_buys[key] = open_buys.get(key, 0) + request.quantity
+                    touched_accounts.add(request.account)
+            else:
+                holding = holdings.get(key)
+                if holding is None or holding.quantity < request.quantity:
+                    reason = Reject.INSUFFICIENT_SHARES
+                else:
+                    holding.quantity -= request.quantity
+                    holding.reserved_quantity += request.quantity
+                    reserved_quantity = request.quantity
+                    touched_holdings.add(key)
+        status = "ACCEPTED" if reason is None else "REJECTED"
+        row = store.OrderRow(request.order_id, request.account, request.symbol, request.side,
+                             request.order_type, request.tif, request.quantity, price, status,
+                             reason, raw.partition, raw.offset, now_ms)
+        seen[request.order_id] = row
+        if account is not None and reason not in _NOT_RECORDED:
+            rows.append({**_row_params(row), "reserved_cash": reserved_cash,
+                         "reserved_quantity": reserved_quantity})
+        _emit_outcome(out, row)
+
+    await store.apply_reservations(conn, accounts, holdings, touched_accounts, touched_holdings)
+    await store.insert_orders(conn, rows)
+    return out
+
+
+def _row_params(row: store.OrderRow) -> dict:
+    return {"order_id": row.order_id, "account_id": row.account_id, "symbol": row.symbol,
+            "side": row.side, "order_type": row.order_type, "tif": row.tif,
+            "quantity": row.quantity, "price": row.price, "status": row.status,
+            "reject_reason": row.reject_reason, "source_partition": row.source_partition,
+            "source_offset": row.source_offset, "created_ms": row.created_ms}
+
+
+def _emit_outcome(out: GateOutput, row: store.OrderRow) -> None:
+    if row.status == "REJECTED":
+        _event(out, row.order_id, row.account_id, row.symbol, "REJECTED", row.created_ms,
+               reason=row.reject_reason)
+        return
+    accepted = AcceptedOrder(order_id=row.order_id, account=row.account_id, symbol=row.symbol,
+                             side=row.side, order_type=row.order_type, tif=row.tif,
+                             quantity=row.quantity, price=row.price, ts=row.created_ms)
+    out.orders.append((row.symbol.encode(), encode(accepted)))
+    out.accepted += 1
+    _event(out, row.order_id, row.account_id, row.symbol, "ACCEPTED", row.created_ms,
+           remaining=row.quantity)
+
+
+def _replay_or_duplicate(out: GateOutput, request: NewOrderRequest, prior: store.OrderRow,
+                         raw: RawRecord) -> None:
+    if (prior.source_partition, prior.source_offset) == (raw.partition, raw.offset):
+        _emit_outcome(out, prior)  # the same record again after a crash: same outcome
+    else:
+        _event(out, request.order_id, request.account, request.symbol, "REJECTED",
+               prior.created_ms, reason=Reject.DUPLICATE_ORDER_ID)
+
+
+def _cancel(out: GateOutput, request: CancelRequest, order: store.OrderRow | None,
+            now_ms: int) -> None:
+    if order is None:
+        reason = Reject.UNKNOWN_ORDER
+    elif order.account_id != request.account:
+        reason = Reject.NOT_OWNER
+    elif order.status not in store.OPEN_STATUSES:
+        reason = Reject.UNKNOWN_ORDER  # no longer open
+    else:
+        cancel = AcceptedCancel(order_id=order.order_id, account=order.account_id,
+                                symbol=order.symbol, ts=now_ms)
+        out.orders.append((order.symbol.encode(), encode(cancel)))
+        return
+    # the symbol of someone else's order is not disclosed
+    symbol = order.symbol if order is not None and reason != Reject.NOT_OWNER else ""
+    _event(out, request.order_id, request.account, symbol, "CANCEL_REJECTED", now_ms,
+           reason=reason)

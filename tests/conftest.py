@@ -1,0 +1,36 @@
+"""Session-scoped real services: the project's own Kafka broker and PostgreSQL cluster.
+
+Tests use their own state directory and ports, so they never touch a running demo.
+A service that cannot start fails the tests (never skips them).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from infra.settings import REPO_ROOT
+
+os.environ.setdefault("MATCHSTREAM_HOME", str(REPO_ROOT / "var" / "test"))
+os.environ.setdefault("MATCHSTREAM_KAFKA_PORT", "49092")
+os.environ.setdefault("MATCHSTREAM_PG_PORT", "45432")
+
+
+@pytest.fixture(scope="session")
+def services():
+    from infra import services as svc
+    from infra.settings import load
+
+    settings = load()
+    svc.up(settings, say=lambda line: print(f"[services] {line}"))
+    return settings
+
+
+@pytest.fixture
+def platform(services, request):
+    from tests.platform import Platform
+
+    plat = Platform(services, request.node.name)
+    yield plat
+    plat.close()

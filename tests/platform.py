@@ -1,0 +1,137 @@
+"""A namespaced slice of the real platform for one test: its own topics, database, workers."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer
+from sqlalchemy import Engine, text
+
+from infra import postgres, topics
+from infra.settings import REPO_ROOT, Settings
+from ledger import admin
+from ledger.db import make_engine
+from ledger.migrate import upgrade
+from schemas.codec import encode
+
+
+class Platform:
+    def __init__(self, base: Settings, name: str) -> None:
+        self.namespace = f"{name[:20]}-{uuid.uuid4().hex[:8]}".replace("_", "-").lower()
+        url = (postgres.create_database(base, "db_" + self.namespace.replace("-", "_"))
+               if base.manages_postgres else base.database_url)
+        self.settings = dataclasses.replace(base, namespace=self.namespace,
+                                            external_database_url=url)
+        topics.ensure_topics(self.settings, say=lambda *_: None)
+        upgrade(url)
+        self.db: Engine = make_engine(url)
+        self.producer = Producer({"bootstrap.servers": self.settings.kafka_bootstrap,
+                                  "linger.ms": 1})
+        self.workers: list[subprocess.Popen] = []
+        self.log_dir = base.home / "log" / "tests"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- environment shared with the processes under test
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, KAFKA_BOOTSTRAP=self.settings.kafka_bootstrap,
+                    DATABASE_URL=self.settings.database_url,
+                    MATCHSTREAM_NAMESPACE=self.namespace, PYTHONUNBUFFERED="1")
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic(name)
+
+    # -- workers
+    def start_worker(self) -> subprocess.Popen:
+        index = len(self.workers)
+        log = self.log_dir / f"{self.namespace}-worker{index}.log"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "worker"],
+            cwd=REPO_ROOT, env=self.env(), stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        proc.log_path = log  # type: ignore[attr-defined]
+        self.workers.append(proc)
+        return proc
+
+    def kill_worker(self, proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=60)
+
+    # -- ledger set-up
+    def account(self, account_id: str, cash: int = 0, **shares: int) -> None:
+        admin.create_account(self.db, account_id)
+        if cash:
+            admin.adjust(self.db, account_id, admin.CASH, cash)
+        for symbol, quantity in shares.items():
+            admin.adjust(self.db, account_id, symbol, quantity)
+
+    def symbol(self, symbol: str, reference_price: int = 10_000,
+               shares_outstanding: int = 1_000_000, tick_size: int = 1) -> None:
+        admin.add_symbol(self.db, symbol, shares_outstanding, reference_price, tick_size)
+
+    # -- Kafka
+    def send(self, topic: str, key: bytes | str | None, value) -> None:
+        raw = value if isinstance(value, bytes) or value is None else encode(value)
+        self.producer.produce(self.topic(topic), key=key, value=raw)
+
+    def flush(self) -> None:
+        assert self.producer.flush(30) == 0, "producer could not deliver every record"
+
+    def consumer(self, *names: str) -> Consumer:
+        consumer = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap,
+                             "group.id": f"test-{uuid.uuid4().hex}",
+                             "auto.offset.reset": "earliest",
+                             "isolation.level": "read_committed",
+                             "enable.auto.commit": False})
+        consumer.subscribe([self.topic(n) for n in names])
+        return consumer
+
+    def scalar(self, sql: str, **params):
+        with self.db.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+
+    def rows(self, sql: str, **params) -> list:
+        with self.db.connect() as conn:
+            return list(conn.execute(text(sql), params))
+
+    def close(self) -> None:
+        for proc in self.workers:
+            self.kill_worker(proc, signal.SIGTERM)
+        self.producer.flush(5)
+        self.db.dispose()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str,
+             logs: list[Path] | None = None, interval: float = 0.25):
+    """Poll until predicate() is truthy; fail with what was awaited and the workers' logs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    tails = "\n".join(f"--- {p}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-40:])
+                      for p in (logs or []) if p.exists())
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
+
+
+def consume(consumer: Consumer, count: int, timeout: float) -> list:
+    """Read `count` records (or fail): returns the confluent Message objects."""
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < count and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None:
+            continue
+        assert msg.error() is None, msg.error()
+        out.append(msg)
+    assert len(out) >= count, f"expected {count} records, got {len(out)}"
+    return out
