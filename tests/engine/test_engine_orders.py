@@ -1,0 +1,128 @@
+"""Cancel, replace and validation scenarios."""
+from __future__ import annotations
+
+from engine.enums import CancelReason, Reject, Side, Stage
+from engine.events import Cancelled, Rejected, Replaced
+from engine.exchange import Exchange
+from engine.spec import SymbolSpec
+from engine_helpers import (SYM, T0, apply_all, buy, cancel, kinds, limit, make_book, market,
+                            replace, resting, sell)
+
+
+def test_cancel_removes_order_and_reports_remaining():
+    book = make_book()
+    apply_all(book, sell("s1", "a", 10, 100), buy("b1", "b", 4, 100))
+    events = book.apply(cancel("s1", "a"))
+    assert events == [Cancelled(SYM, events[0].seq, T0, "s1", "a", CancelReason.USER, 6)]
+    assert len(book) == 0
+    book.check_invariants()
+
+
+def test_cancel_unknown_and_not_owner_are_rejected():
+    book = make_book()
+    book.apply(sell("s1", "a", 10, 100))
+    (e,) = book.apply(cancel("zz", "a"))
+    assert isinstance(e, Rejected) and e.reason is Reject.UNKNOWN_ORDER
+    (e,) = book.apply(cancel("s1", "b"))
+    assert isinstance(e, Rejected) and e.reason is Reject.NOT_OWNER
+    assert len(book) == 1
+
+
+def test_cancel_middle_of_level_keeps_fifo_of_others():
+    book = make_book()
+    apply_all(book, sell("s1", "a", 1, 100), sell("s2", "b", 1, 100), sell("s3", "c", 1, 100),
+              cancel("s2", "b"))
+    assert resting(book)["SELL"] == [("s1", 100, 1), ("s3", 100, 1)]
+    events = book.apply(buy("b1", "d", 2, 100))
+    assert [e.sell_order_id for e in events if type(e).__name__ == "Trade"] == ["s1", "s3"]
+
+
+def test_replace_quantity_down_same_price_keeps_priority():
+    book = make_book()
+    apply_all(book, sell("s1", "a", 10, 100), sell("s2", "b", 10, 100))
+    (e,) = book.apply(replace("s1", "a", 4, 100))
+    assert e == Replaced(SYM, e.seq, T0, "s1", "a", Side.SELL, 100, 10, 100, 4, True)
+    assert resting(book)["SELL"] == [("s1", 100, 4), ("s2", 100, 10)]
+
+
+def test_replace_quantity_up_loses_priority():
+    book = make_book()
+    apply_all(book, sell("s1", "a", 10, 100), sell("s2", "b", 10, 100))
+    (e,) = book.apply(replace("s1", "a", 12, 100))
+    assert e.kept_priority is False
+    assert resting(book)["SELL"] == [("s2", 100, 10), ("s1", 100, 12)]
+    book.check_invariants()
+
+
+def test_replace_price_change_loses_priority_and_may_match():
+    book = make_book()
+    apply_all(book, buy("b1", "a", 5, 99), sell("s1", "b", 10, 101))
+    events = book.apply(replace("b1", "a", 5, 101))
+    assert kinds(events) == ["Replaced", "Trade", "PartiallyFilled", "Filled"]
+    assert events[1].price == 101 and events[1].buy_order_id == "b1"
+    assert resting(book) == {"BUY": [], "SELL": [("s1", 101, 5)]}
+
+
+def test_replace_keeps_filled_quantity_of_the_order():
+    book = make_book()
+    apply_all(book, buy("b1", "a", 10, 99), sell("s1", "b", 4, 99), sell("s2", "b", 3, 100))
+    events = book.apply(replace("b1", "a", 6, 100))
+    assert events[-1].filled == 7 and events[-1].remaining == 3
+
+
+def test_replace_rejections():
+    book = make_book(tick_size=5)
+    apply_all(book, buy("b1", "a", 10, 95))
+    assert book.apply(replace("zz", "a", 1, 95))[0].reason is Reject.UNKNOWN_ORDER
+    assert book.apply(replace("b1", "x", 1, 95))[0].reason is Reject.NOT_OWNER
+    assert book.apply(replace("b1", "a", 0, 95))[0].reason is Reject.BAD_QUANTITY
+    assert book.apply(replace("b1", "a", 1, 0))[0].reason is Reject.BAD_PRICE
+    assert book.apply(replace("b1", "a", 1, 97))[0].reason is Reject.OFF_TICK
+    assert resting(book)["BUY"] == [("b1", 95, 10)]
+
+
+def test_new_order_validation_rejections():
+    book = make_book(tick_size=5, lot_size=10, max_quantity=1000)
+    cases = [
+        (buy("o1", "a", 0, 100), Reject.BAD_QUANTITY),
+        (buy("o2", "a", -10, 100), Reject.BAD_QUANTITY),
+        (buy("o3", "a", 15, 100), Reject.BAD_QUANTITY),      # not a lot multiple
+        (buy("o4", "a", 1010, 100), Reject.BAD_QUANTITY),    # above max
+        (buy("o5", "a", True, 100), Reject.BAD_QUANTITY),    # bool is not a quantity
+        (buy("o6", "a", 10, None), Reject.BAD_PRICE),
+        (buy("o7", "a", 10, 0), Reject.BAD_PRICE),
+        (buy("o8", "a", 10, 101), Reject.OFF_TICK),
+        (market("o9", "a", Side.BUY, 10, collar=-1), Reject.BAD_PRICE),
+        (limit("o10", "a", Side.BUY, 10, 100, symbol="OTHER"), Reject.UNKNOWN_SYMBOL),
+    ]
+    for cmd, reason in cases:
+        (e,) = book.apply(cmd)
+        assert isinstance(e, Rejected) and e.reason is reason, (cmd, e)
+        assert (e.order_id, e.account) == (cmd.order_id, "a")
+    assert len(book) == 0
+
+
+def test_duplicate_order_id_of_resting_order_is_rejected():
+    book = make_book()
+    book.apply(buy("b1", "a", 10, 100))
+    (e,) = book.apply(sell("b1", "b", 10, 200))
+    assert e.reason is Reject.DUPLICATE_ORDER_ID
+
+
+def test_reject_enum_is_the_platform_vocabulary():
+    for name in ("BAD_QUANTITY", "BAD_PRICE", "OFF_TICK", "UNKNOWN_SYMBOL",
+                 "DUPLICATE_ORDER_ID", "UNKNOWN_ORDER", "NOT_OWNER", "HALTED",
+                 "INSUFFICIENT_FUNDS", "INSUFFICIENT_SHARES", "POSITION_LIMIT",
+                 "UNKNOWN_ACCOUNT", "MALFORMED"):
+        assert Reject[name] == name
+    assert all(isinstance(r.stage, Stage) for r in Reject)
+    assert Reject.INSUFFICIENT_FUNDS.stage is Stage.RISK
+    assert Reject.HALTED.stage is Stage.HALT
+
+
+def test_exchange_routes_by_symbol_and_rejects_unknown():
+    ex = Exchange([SymbolSpec(SYM), SymbolSpec("DEF")])
+    assert kinds(ex.apply(buy("b1", "a", 1, 100))) == ["Accepted"]
+    (e,) = ex.apply(limit("x", "a", Side.BUY, 1, 100, symbol="NOPE"))
+    assert e.reason is Reject.UNKNOWN_SYMBOL and e.seq == 0
+    assert len(ex.book(SYM)) == 1 and len(ex.book("DEF")) == 0
