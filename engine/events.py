@@ -138,13 +138,13 @@ EVENT_TYPES = {
 
 
 def to_dict(event: Event) -> dict:
-    """JSON-ready dict (enums are str, money is int) with a ``type`` discriminator."""
+    """JSON-ready dict (enums are str, money is int) with an ``event`` discriminator."""
     data = event._asdict()
-    data["type"] = type(event).__name__
+    data["event"] = type(event).__name__
     return data
 
 
 def from_dict(data: dict) -> Event:
     data = dict(data)
-    cls = EVENT_TYPES[data.pop("type")]
+    cls = EVENT_TYPES[data.pop("event")]
     return cls(**data)
