@@ -1,0 +1,71 @@
+"""Hypothesis state machine: random command sequences, invariants after every step,
+and the same events as the reference matcher."""
+from __future__ import annotations
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from engine.book import Book
+from engine.commands import Cancel, NewOrder, Replace
+from engine.enums import OrderType, Side, TimeInForce
+from engine.spec import SymbolSpec
+from engine_reference import RefBook
+
+SYM = "HYP"
+accounts = st.sampled_from(["a", "b", "c"])
+sides = st.sampled_from([Side.BUY, Side.SELL])
+prices = st.integers(95, 105)
+qtys = st.integers(1, 12)
+tifs = st.sampled_from([TimeInForce.GTC, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK])
+
+
+class BookMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        spec = SymbolSpec(SYM, band_bps=500, window_ms=20, halt_ms=7)
+        self.book = Book(spec, emit_levels=False)
+        self.ref = RefBook(spec)
+        self.ts = 0
+        self.n = 0
+
+    def send(self, cmd):
+        got, want = self.book.apply(cmd), self.ref.apply(cmd)
+        assert [(type(e), *e) for e in got] == [(type(e), *e) for e in want], (cmd, got, want)
+
+    def known_id(self, i):
+        return f"o{i % (self.n + 1)}"
+
+    @rule(dt=st.integers(0, 6), account=accounts, side=sides, tif=tifs, qty=qtys, price=prices)
+    def limit(self, dt, account, side, tif, qty, price):
+        self.ts += dt
+        self.n += 1
+        self.send(NewOrder(f"o{self.n}", account, SYM, side, OrderType.LIMIT, tif, qty, price,
+                           self.ts))
+
+    @rule(account=accounts, side=sides, qty=qtys, collar=st.none() | prices,
+          tif=st.sampled_from([TimeInForce.IOC, TimeInForce.FOK]))
+    def market(self, account, side, qty, collar, tif):
+        self.n += 1
+        self.send(NewOrder(f"o{self.n}", account, SYM, side, OrderType.MARKET, tif, qty, collar,
+                           self.ts))
+
+    @rule(i=st.integers(0, 10_000), account=accounts)
+    def cancel(self, i, account):
+        self.send(Cancel(self.known_id(i), account, SYM, self.ts))
+
+    @rule(i=st.integers(0, 10_000), qty=qtys, price=prices)
+    def replace(self, i, qty, price):
+        oid = self.known_id(i)
+        order = self.book.index.get(oid)
+        account = order[2] if order else "a"
+        self.send(Replace(oid, account, SYM, qty, price, self.ts))
+
+    @invariant()
+    def book_is_sound(self):
+        self.book.check_invariants()
+
+
+BookMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=60,
+                                         deadline=None)
+TestBookMachine = BookMachine.TestCase
