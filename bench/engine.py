@@ -1,0 +1,123 @@
+"""Benchmark: the matching core against the brief's naive design on the same flow.
+
+    python -m bench.engine [--commands N] [--deep-orders N] [--deep-commands N] [--seed S]
+
+Workload: one symbol; ~70% LIMIT GTC around a slowly random-walking mid, ~10% MARKET
+IOC, ~20% cancels of resting orders (see bench/flow.py); generated before timing.
+Excluded: decoding, Kafka, serialising events. Two passes per implementation on a
+fresh book: a throughput pass (one timer around the loop) and a latency pass
+(perf_counter_ns around each command). The cyclic GC is frozen after warm-up and
+disabled while timing.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import time
+from array import array
+
+from bench.flow import make_flow, spec
+from bench.naive import NaiveBook
+from engine.book import Book
+
+
+def throughput(make_book, pre, flow) -> float:
+    book = make_book()
+    for cmd in pre:
+        book.apply(cmd)
+    apply = book.apply
+    gc.collect()
+    gc.disable()
+    t0 = time.perf_counter_ns()
+    for cmd in flow:
+        apply(cmd)
+    elapsed = time.perf_counter_ns() - t0
+    gc.enable()
+    return len(flow) / (elapsed / 1e9)
+
+
+def latencies(make_book, pre, flow) -> array:
+    book = make_book()
+    for cmd in pre:
+        book.apply(cmd)
+    apply = book.apply
+    clock = time.perf_counter_ns
+    lat = array("q", bytes(8 * len(flow)))
+    gc.collect()
+    gc.disable()
+    i = 0
+    for cmd in flow:
+        t0 = clock()
+        apply(cmd)
+        lat[i] = clock() - t0
+        i += 1
+    gc.enable()
+    return lat
+
+
+def pct(sorted_lat, p: float) -> float:
+    return sorted_lat[min(len(sorted_lat) - 1, int(len(sorted_lat) * p))] / 1000
+
+
+def measure(name, make_book, pre, flow) -> dict:
+    rate = throughput(make_book, pre, flow)
+    lat = sorted(latencies(make_book, pre, flow))
+    timed_rate = len(lat) / (sum(lat) / 1e9)
+    row = {"name": name, "per_s": rate, "timed_per_s": timed_rate, "p50": pct(lat, 0.50),
+           "p99": pct(lat, 0.99), "p999": pct(lat, 0.999), "max": lat[-1] / 1000}
+    print(f"  {name:<26} {rate:>11,.0f} cmd/s (untimed pass) {timed_rate:>11,.0f} cmd/s "
+          f"(sum of per-command times)  p50 {row['p50']:.2f} µs  p99 {row['p99']:.2f} µs  "
+          f"p99.9 {row['p999']:.2f} µs  max {row['max']:.0f} µs", flush=True)
+    return row
+
+
+def run_flow(title, pre, flow, resting, naive=True) -> dict:
+    print(f"\n{title}: {len(flow):,} timed commands, {len(pre):,} preloaded, "
+          f"{resting:,} resting at the end", flush=True)
+    rows = {"engine": measure("engine", lambda: Book(spec()), pre, flow),
+            "engine+levels": measure("engine (level events on)",
+                                     lambda: Book(spec(), emit_levels=True), pre, flow)}
+    if naive:
+        rows["naive"] = measure("naive (brief design)", NaiveBook, pre, flow)
+        print(f"  engine / naive throughput: {rows['engine']['per_s'] / rows['naive']['per_s']:.2f}x"
+              f"   p99: {rows['naive']['p99'] / rows['engine']['p99']:.2f}x lower", flush=True)
+    return rows
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--commands", type=int, default=1_000_000)
+    ap.add_argument("--deep-orders", type=int, default=100_000,
+                    help="resting orders preloaded for the deep-book flow (0: skip it)")
+    ap.add_argument("--deep-commands", type=int, default=300_000)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args(argv)
+    print(f"python {platform.python_version()} on {platform.machine()} "
+          f"{platform.processor() or ''}; one core, GC frozen+disabled while timing")
+    t = time.perf_counter()
+    pre, flow, resting = make_flow(args.commands, seed=args.seed)
+    print(f"generated flow in {time.perf_counter() - t:.1f}s", flush=True)
+    # warm-up (specialising interpreter, caches), then freeze what survives
+    warm = Book(spec())
+    for cmd in flow[: min(len(flow), 100_000)]:
+        warm.apply(cmd)
+    gc.collect()
+    gc.freeze()
+    rows = run_flow("flow A (normal book)", pre, flow, resting)
+    if args.deep_orders:
+        dpre, dflow, dresting = make_flow(args.deep_commands, seed=args.seed + 1,
+                                          preload=args.deep_orders)
+        gc.collect()
+        gc.freeze()
+        run_flow("flow B (deep book)", dpre, dflow, dresting)
+    e, n = rows["engine"], rows["naive"]
+    print(json.dumps({"engine_orders_per_s": round(e["per_s"]),
+                      "naive_orders_per_s": round(n["per_s"]),
+                      "p50_us": round(e["p50"], 2), "p99_us": round(e["p99"], 2),
+                      "p999_us": round(e["p999"], 2)}))
+
+
+if __name__ == "__main__":
+    main()
