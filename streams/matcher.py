@@ -1,0 +1,107 @@
+"""Matcher agent on `orders`: one book per symbol, snapshots in a changelog table.
+
+Input is acknowledged only after the snapshots covering it and every record it
+produced have been written (see streams/matcher_state.py for the recovery story).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from streams import app as ms
+from streams.database import engine
+from streams.matcher_state import MatcherState, SymbolState
+from streams.publish import quote_for, records_for
+from ledger.specs import load_spec
+from schemas.codec import MATCHER_COMMAND, DecodeError, encode
+from schemas.records import AcceptedCancel
+from streams.dead_letter import dead_letter
+from tables.books import book_snapshots
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_EVERY = 2000  # commands
+CHECKPOINT_INTERVAL_S = 0.5
+
+state = MatcherState()
+_pending: list = []  # events processed but not yet acknowledged
+_checkpoint_lock = asyncio.Lock()
+
+
+@ms.app.agent(ms.orders, name="matcher")
+async def matcher(stream):
+    topic = ms.settings.topic("orders")
+    async for event in stream.noack().events():
+        message = event.message
+        record = MATCHER_COMMAND.decode(event.value)
+        if isinstance(record, DecodeError):
+            letter = dead_letter(record, topic, message.partition, message.offset, event.key)
+            await ms.dead_letters.send(key=topic.encode(), value=encode(letter))
+        else:
+            symbol_state = await _symbol_state(record.symbol, message.partition)
+            if symbol_state is None:
+                log.error("no symbol %r in the ledger: order %s dropped", record.symbol,
+                          record.order_id)
+            else:
+                events = state.apply(symbol_state, record, message.offset)
+                if events:
+                    await _publish(symbol_state, events, isinstance(record, AcceptedCancel))
+        _pending.append(event)
+        if len(_pending) >= CHECKPOINT_EVERY:
+            await checkpoint()
+
+
+async def _publish(symbol_state: SymbolState, events: list, is_cancel: bool) -> None:
+    for name, key, value in records_for(events, is_cancel):
+        await ms.BY_NAME[name].send(key=key, value=value)
+    quote = quote_for(symbol_state.book, events)
+    if quote is not None:
+        name, key, value = quote
+        await ms.BY_NAME[name].send(key=key, value=value)
+
+
+async def _symbol_state(symbol: str, partition: int) -> SymbolState | None:
+    found = state.get(symbol)
+    if found is not None:
+        return found
+    blob = book_snapshots.get(symbol.encode())
+    if blob is not None:
+        restored = state.restore(symbol, blob, partition)
+        log.info("matcher: restored %s (%d resting orders, applied offset %d)", symbol,
+                 len(restored.book), restored.applied_offset)
+        return restored
+    async with engine().connect() as conn:
+        spec = await load_spec(conn, symbol)
+    return state.create(spec, partition) if spec is not None else None
+
+
+@ms.app.timer(CHECKPOINT_INTERVAL_S)
+async def periodic_checkpoint() -> None:
+    await checkpoint()
+
+
+async def checkpoint() -> None:
+    """Write dirty snapshots, wait until Kafka has everything, then acknowledge the input."""
+    async with _checkpoint_lock:
+        global _pending
+        if not _pending:
+            return
+        events, _pending = _pending, []
+        for symbol, partition, blob in state.take_dirty_snapshots():
+            key = symbol.encode()
+            book_snapshots.partition_of[key] = partition
+            book_snapshots[key] = blob
+        await ms.app.producer.flush()
+        for event in events:
+            event.ack()
+
+
+@ms.app.on_partitions_revoked.connect
+async def _on_revoked(app, revoked, **kwargs) -> None:
+    """After a rebalance Faust replays every partition from its committed offset, so
+    the books of revoked partitions are dropped and restored from their snapshots."""
+    lost = {tp.partition for tp in revoked if tp.topic == ms.settings.topic("orders")}
+    if lost:
+        state.forget_partitions(lost)
+        _pending[:] = [e for e in _pending if e.message.partition not in lost]
