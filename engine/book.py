@@ -64,7 +64,7 @@ class BookSide:
     remove are Python-level); SortedList wins only with tens of thousands of levels.
     """
 
-    __slots__ = ("side", "sign", "levels", "ladder", "best")
+    __slots__ = ("side", "sign", "levels", "ladder", "best", "pool")
 
     def __init__(self, side: Side) -> None:
         self.side = side
@@ -72,9 +72,11 @@ class BookSide:
         self.levels: dict[int, Level] = {}
         self.ladder: list[int] = []   # -key ascending: best price last
         self.best = INF     # best key, INF when empty
+        self.pool: list[Level] = []   # emptied levels for reuse: levels churn a lot
 
     def add_level(self, price: int) -> Level:
-        level = self.levels[price] = Level()
+        pool = self.pool
+        level = self.levels[price] = pool.pop() if pool else Level()
         key = self.sign * price
         if key < self.best:
             self.best = key
@@ -84,7 +86,10 @@ class BookSide:
         return level
 
     def remove_level(self, price: int) -> None:
-        del self.levels[price]
+        level = self.levels.pop(price)
+        if len(self.pool) < 256:
+            level.orders.clear()   # qty and count are already 0
+            self.pool.append(level)
         key = self.sign * price
         ladder = self.ladder
         if key == self.best:
@@ -119,6 +124,9 @@ class Book:
         self.breaker = Breaker(spec.band_bps, spec.window_ms, spec.halt_ms,
                                spec.reference_price)
         self._halt_end = INF  # == breaker.halted_until, INF when trading
+        self._max_qty = spec.max_quantity   # spec fields read on the hot path
+        self._lot = spec.lot_size
+        self._tick = spec.tick_size
 
     # ------------------------------------------------------------------ dispatch
     def apply(self, cmd) -> list:
@@ -131,51 +139,50 @@ class Book:
             return self.replace(cmd)
         raise TypeError(f"expected NewOrder, Cancel or Replace, got {t.__name__}")
 
-    def _resume(self, ts: int, out: list) -> None:
+    def _resume(self, cmd) -> list:
+        """The halt is over (event time reached halted_until): Resumed, then the command."""
         self._halt_end = INF
         self.breaker.halted_until = None
         self.seq += 1
-        out.append(_new(Resumed, (self.symbol, self.seq, ts)))
-
-    def _reject(self, out: list, ts: int, order_id: str, account: str, reason) -> list:
-        self.seq += 1
-        out.append(_new(Rejected, (self.symbol, self.seq, ts, order_id, account, reason)))
+        out = [_new(Resumed, (self.symbol, self.seq, cmd.ts))]
+        out.extend(self.apply(cmd))
         return out
+
+    def _reject(self, ts: int, order_id: str, account: str, reason) -> list:
+        self.seq += 1
+        return [_new(Rejected, (self.symbol, self.seq, ts, order_id, account, reason))]
 
     # ------------------------------------------------------------------ new order
     def new_order(self, cmd: NewOrder) -> list:
         ts = cmd.ts
-        out: list = []
         if ts >= self._halt_end:
-            self._resume(ts, out)
+            return self._resume(cmd)
         oid = cmd.order_id
         account = cmd.account
         qty = cmd.quantity
         price = cmd.price
-        spec = self.spec
         symbol = self.symbol
         if cmd.symbol != symbol:
-            return self._reject(out, ts, oid, account, Reject.UNKNOWN_SYMBOL)
-        if type(qty) is not int or qty <= 0 or qty > spec.max_quantity or qty % spec.lot_size:
-            return self._reject(out, ts, oid, account, Reject.BAD_QUANTITY)
+            return self._reject(ts, oid, account, Reject.UNKNOWN_SYMBOL)
+        if type(qty) is not int or qty <= 0 or qty > self._max_qty or qty % self._lot:
+            return self._reject(ts, oid, account, Reject.BAD_QUANTITY)
         otype = cmd.type
         if otype is LIMIT:
             if type(price) is not int or price <= 0:
-                return self._reject(out, ts, oid, account, Reject.BAD_PRICE)
-            if price % spec.tick_size:
-                return self._reject(out, ts, oid, account, Reject.OFF_TICK)
+                return self._reject(ts, oid, account, Reject.BAD_PRICE)
+            if price % self._tick:
+                return self._reject(ts, oid, account, Reject.OFF_TICK)
         elif price is not None and (type(price) is not int or price <= 0):
-            return self._reject(out, ts, oid, account, Reject.BAD_PRICE)
+            return self._reject(ts, oid, account, Reject.BAD_PRICE)
         index = self.index
         if oid in index:
-            return self._reject(out, ts, oid, account, Reject.DUPLICATE_ORDER_ID)
+            return self._reject(ts, oid, account, Reject.DUPLICATE_ORDER_ID)
         if self._halt_end != INF:
-            return self._reject(out, ts, oid, account, Reject.HALTED)
+            return self._reject(ts, oid, account, Reject.HALTED)
         side = cmd.side
         tif = cmd.tif
-        seq = self.seq + 1
-        out.append(_new(Accepted, (symbol, seq, ts, oid, account, side, otype, tif, qty, price)))
-        self.seq = seq
+        self.seq = seq = self.seq + 1
+        accepted = _new(Accepted, (symbol, seq, ts, oid, account, side, otype, tif, qty, price))
         if side is BUY:
             own = self.bids
             crosses = self.asks.best <= (INF - 1 if price is None else price)
@@ -183,6 +190,7 @@ class Book:
             own = self.asks
             crosses = self.bids.best <= (INF - 1 if price is None else -price)
         if crosses or otype is MARKET or tif is not GTC:
+            out = [accepted]
             self._take(out, ts, oid, account, side, otype, tif, qty, price, 0, seq)
             return out
         # fast path: a GTC limit that does not cross rests at the back of its level
@@ -196,9 +204,9 @@ class Book:
         index[oid] = order
         if self.emit_levels:
             self.seq = seq = seq + 1
-            out.append(_new(LevelChanged, (symbol, seq, ts, side, price, level.qty,
-                                           level.count)))
-        return out
+            return [accepted, _new(LevelChanged, (symbol, seq, ts, side, price, level.qty,
+                                                  level.count))]
+        return [accepted]
 
     # ------------------------------------------------------------------ matching
     def _take(self, out: list, ts: int, oid: str, account: str, side: Side, otype,
@@ -395,22 +403,20 @@ class Book:
     # ------------------------------------------------------------------ cancel
     def cancel(self, cmd: Cancel) -> list:
         ts = cmd.ts
-        out: list = []
         if ts >= self._halt_end:
-            self._resume(ts, out)
+            return self._resume(cmd)
         oid = cmd.order_id
         account = cmd.account
         if cmd.symbol != self.symbol:
-            return self._reject(out, ts, oid, account, Reject.UNKNOWN_SYMBOL)
+            return self._reject(ts, oid, account, Reject.UNKNOWN_SYMBOL)
         order = self.index.get(oid)
         if order is None:
-            return self._reject(out, ts, oid, account, Reject.UNKNOWN_ORDER)
+            return self._reject(ts, oid, account, Reject.UNKNOWN_ORDER)
         if order[2] != account:
-            return self._reject(out, ts, oid, account, Reject.NOT_OWNER)
+            return self._reject(ts, oid, account, Reject.NOT_OWNER)
         rem = self._unlink(order)
         self.seq += 1
-        out.append(_new(Cancelled, (self.symbol, self.seq, ts, oid, account,
-                                    CancelReason.USER, rem)))
+        out = [_new(Cancelled, (self.symbol, self.seq, ts, oid, account, CancelReason.USER, rem))]
         if self.emit_levels:
             self._level_event(out, ts, order[6], order[3])
         return out
@@ -443,29 +449,29 @@ class Book:
     # ------------------------------------------------------------------ replace
     def replace(self, cmd: Replace) -> list:
         ts = cmd.ts
-        out: list = []
         if ts >= self._halt_end:
-            self._resume(ts, out)
+            return self._resume(cmd)
         oid = cmd.order_id
         account = cmd.account
         qty = cmd.quantity
         price = cmd.price
         spec = self.spec
         if cmd.symbol != self.symbol:
-            return self._reject(out, ts, oid, account, Reject.UNKNOWN_SYMBOL)
+            return self._reject(ts, oid, account, Reject.UNKNOWN_SYMBOL)
         if type(qty) is not int or qty <= 0 or qty > spec.max_quantity or qty % spec.lot_size:
-            return self._reject(out, ts, oid, account, Reject.BAD_QUANTITY)
+            return self._reject(ts, oid, account, Reject.BAD_QUANTITY)
         if type(price) is not int or price <= 0:
-            return self._reject(out, ts, oid, account, Reject.BAD_PRICE)
+            return self._reject(ts, oid, account, Reject.BAD_PRICE)
         if price % spec.tick_size:
-            return self._reject(out, ts, oid, account, Reject.OFF_TICK)
+            return self._reject(ts, oid, account, Reject.OFF_TICK)
         order = self.index.get(oid)
         if order is None:
-            return self._reject(out, ts, oid, account, Reject.UNKNOWN_ORDER)
+            return self._reject(ts, oid, account, Reject.UNKNOWN_ORDER)
         if order[2] != account:
-            return self._reject(out, ts, oid, account, Reject.NOT_OWNER)
+            return self._reject(ts, oid, account, Reject.NOT_OWNER)
         if self._halt_end != INF:
-            return self._reject(out, ts, oid, account, Reject.HALTED)
+            return self._reject(ts, oid, account, Reject.HALTED)
+        out: list = []
         old_rem = order[0]
         old_price = order[3]
         side = order[6]
