@@ -56,6 +56,26 @@ def _api(args) -> None:
     uvicorn.run("api.app:app", host=args.host, port=args.port, log_level="info")
 
 
+def _reconcile(args) -> None:
+    import time
+
+    from ledger.db import make_engine
+    from ledger.reconcile import reconcile
+
+    settings = load()
+    engine = make_engine(settings.database_url)
+    deadline = time.monotonic() + args.wait
+    while True:
+        checks = reconcile(engine, settings.kafka_bootstrap, settings.topic("trades"))
+        if all(c.ok for c in checks) or time.monotonic() >= deadline:
+            break
+        time.sleep(1)
+    for check in checks:
+        print(f"{'PASS' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+    engine.dispose()
+    sys.exit(0 if all(c.ok for c in checks) else 1)
+
+
 def _demo(args) -> None:
     from cli.demo import run
 
@@ -85,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8080)
     api.set_defaults(func=_api)
+    rec = sub.add_parser("reconcile", help="check the ledger's invariants; non-zero on violation")
+    rec.add_argument("--wait", type=float, default=0,
+                     help="retry for up to this many seconds while settlement catches up")
+    rec.set_defaults(func=_reconcile)
     demo = sub.add_parser("demo", help="services, worker, API and a simulated market")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--seconds", type=float, default=0,

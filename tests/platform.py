@@ -102,6 +102,24 @@ class Platform:
         with self.db.connect() as conn:
             return list(conn.execute(text(sql), params))
 
+    def reconcile(self):
+        from ledger.reconcile import reconcile
+
+        return reconcile(self.db, self.settings.kafka_bootstrap, self.topic("trades"))
+
+    def assert_reconciled(self, wait: float = 30.0) -> None:
+        """Every invariant holds (waiting up to `wait` s for settlement to catch up)."""
+        deadline = time.monotonic() + wait
+        while True:
+            checks = self.reconcile()
+            failed = [c for c in checks if not c.ok]
+            if not failed:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("invariants violated:\n" + "\n".join(
+                    f"{c.name}: {c.detail}" for c in failed))
+            time.sleep(0.5)
+
     def close(self) -> None:
         for proc in self.workers:
             self.kill_worker(proc, signal.SIGTERM)

@@ -74,3 +74,4 @@ def test_hand_computed_scenario(platform):
                         "b2": "FILLED", "c1": "CANCELLED"}
     assert p.scalar("SELECT filled_quantity FROM orders WHERE order_id='c1'") == 4
     assert p.scalar("SELECT last_price FROM symbols WHERE symbol='ACME'") == 10_200
+    p.assert_reconciled()
