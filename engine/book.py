@@ -130,30 +130,15 @@ class Book:
 
     # ------------------------------------------------------------------ dispatch
     def apply(self, cmd) -> list:
-        t = type(cmd)
-        if t is NewOrder:
-            return self.new_order(cmd)
-        if t is Cancel:
-            return self.cancel(cmd)
-        if t is Replace:
-            return self.replace(cmd)
-        raise TypeError(f"expected NewOrder, Cancel or Replace, got {t.__name__}")
-
-    def _resume(self, cmd) -> list:
-        """The halt is over (event time reached halted_until): Resumed, then the command."""
-        self._halt_end = INF
-        self.breaker.halted_until = None
-        self.seq += 1
-        out = [_new(Resumed, (self.symbol, self.seq, cmd.ts))]
-        out.extend(self.apply(cmd))
-        return out
-
-    def _reject(self, ts: int, order_id: str, account: str, reason) -> list:
-        self.seq += 1
-        return [_new(Rejected, (self.symbol, self.seq, ts, order_id, account, reason))]
-
-    # ------------------------------------------------------------------ new order
-    def new_order(self, cmd: NewOrder) -> list:
+        """Apply one command; returns its events. NewOrder is handled in this body
+        (not dispatched) because a second Python call costs ~0.3 µs on the hot path."""
+        if type(cmd) is not NewOrder:
+            t = type(cmd)
+            if t is Cancel:
+                return self.cancel(cmd)
+            if t is Replace:
+                return self.replace(cmd)
+            raise TypeError(f"expected NewOrder, Cancel or Replace, got {t.__name__}")
         ts = cmd.ts
         if ts >= self._halt_end:
             return self._resume(cmd)
@@ -207,6 +192,23 @@ class Book:
             return [accepted, _new(LevelChanged, (symbol, seq, ts, side, price, level.qty,
                                                   level.count))]
         return [accepted]
+
+    def _resume(self, cmd) -> list:
+        """The halt is over (event time reached halted_until): Resumed, then the command."""
+        self._halt_end = INF
+        self.breaker.halted_until = None
+        self.seq += 1
+        out = [_new(Resumed, (self.symbol, self.seq, cmd.ts))]
+        out.extend(self.apply(cmd))
+        return out
+
+    def _reject(self, ts: int, order_id: str, account: str, reason) -> list:
+        self.seq += 1
+        return [_new(Rejected, (self.symbol, self.seq, ts, order_id, account, reason))]
+
+    # ------------------------------------------------------------------ new order
+    def new_order(self, cmd: NewOrder) -> list:
+        return self.apply(cmd)
 
     # ------------------------------------------------------------------ matching
     def _take(self, out: list, ts: int, oid: str, account: str, side: Side, otype,
@@ -312,6 +314,7 @@ class Book:
         """Trade against ``opp`` while it crosses ``limit_key``.
         Returns (remaining, filled so far, halted)."""
         symbol = self.symbol
+        prefix = symbol + "-"
         index = self.index
         levels = opp.levels
         sign = opp.sign
@@ -364,10 +367,10 @@ class Book:
                 seq += 1
                 maker_id = order[1]
                 if buy:
-                    append(_new(Trade, (symbol, seq, ts, f"{symbol}-{trade_seq}", price, fill,
+                    append(_new(Trade, (symbol, seq, ts, f"{prefix}{trade_seq}", price, fill,
                                         oid, maker_id, account, order[2], maker_id, side)))
                 else:
-                    append(_new(Trade, (symbol, seq, ts, f"{symbol}-{trade_seq}", price, fill,
+                    append(_new(Trade, (symbol, seq, ts, f"{prefix}{trade_seq}", price, fill,
                                         maker_id, oid, order[2], account, maker_id, side)))
                 traded = True
                 remaining -= fill
@@ -414,9 +417,21 @@ class Book:
             return self._reject(ts, oid, account, Reject.UNKNOWN_ORDER)
         if order[2] != account:
             return self._reject(ts, oid, account, Reject.NOT_OWNER)
-        rem = self._unlink(order)
-        self.seq += 1
-        out = [_new(Cancelled, (self.symbol, self.seq, ts, oid, account, CancelReason.USER, rem))]
+        # inlined _unlink: cancels are a fifth of the flow
+        rem = order[0]
+        price = order[3]
+        own = self.bids if order[6] is BUY else self.asks
+        level = own.levels[price]
+        order[0] = 0
+        level.qty -= rem
+        level.count -= 1
+        del self.index[oid]
+        if not level.count:
+            own.remove_level(price)
+        elif len(level.orders) > 2 * level.count + 32:
+            level.orders = deque(o for o in level.orders if o[0])
+        self.seq = seq = self.seq + 1
+        out = [_new(Cancelled, (self.symbol, seq, ts, oid, account, CancelReason.USER, rem))]
         if self.emit_levels:
             self._level_event(out, ts, order[6], order[3])
         return out
