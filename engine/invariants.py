@@ -9,7 +9,8 @@ def check_book(book) -> None:
     for book_side in (book.bids, book.asks):
         levels = book_side.levels
         keys = list(book_side.keys())
-        assert book_side.ladder == sorted(book_side.ladder), f"{book_side.side}: ladder unsorted"
+        ladder = list(book_side.ladder)
+        assert ladder == sorted(ladder), f"{book_side.side}: ladder unsorted: {ladder}"
         assert sorted(levels) == sorted(book_side.sign * k for k in keys), (
             f"{book_side.side}: level dict {sorted(levels)} != sorted keys {keys}")
         assert len(set(keys)) == len(keys), f"{book_side.side}: duplicate keys {keys}"

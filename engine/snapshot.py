@@ -29,10 +29,10 @@ def to_dict(book: Book) -> dict:
     }
 
 
-def from_dict(data: dict, emit_levels: bool = False) -> Book:
+def from_dict(data: dict, emit_levels: bool = False, wide: bool = False) -> Book:
     if data.get("version") != VERSION:
         raise ValueError(f"expected snapshot version {VERSION}, got {data.get('version')!r}")
-    book = Book(SymbolSpec.from_dict(data["spec"]), emit_levels=emit_levels)
+    book = Book(SymbolSpec.from_dict(data["spec"]), emit_levels=emit_levels, wide=wide)
     book.seq = data["seq"]
     book.trade_seq = data["trade_seq"]
     book.breaker.load(data["breaker"])

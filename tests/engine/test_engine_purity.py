@@ -10,8 +10,8 @@ FORBIDDEN = {"kafka", "faust", "aiokafka", "confluent_kafka", "sqlalchemy", "psy
              "psycopg2", "starlette", "uvicorn", "alembic", "httpx", "requests", "socket",
              "asyncio", "orjson", "time", "datetime", "random", "os", "sys", "subprocess",
              "threading", "logging"}
-ALLOWED_TOP = {"__future__", "bisect", "collections", "dataclasses", "enum", "typing", "sortedcontainers",
-               "engine"}
+ALLOWED_TOP = {"__future__", "bisect", "collections", "dataclasses", "enum", "typing",
+               "sortedcontainers", "engine"}
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -13,8 +13,8 @@ def tagged(events):
     return [(type(e).__name__, *e) for e in events]
 
 
-def run_both(spec, flow, check_every=0):
-    fast, ref = Book(spec), RefBook(spec)
+def run_both(spec, flow, check_every=0, wide=False):
+    fast, ref = Book(spec, wide=wide), RefBook(spec)
     for i, cmd in enumerate(flow):
         got, want = fast.apply(cmd), ref.apply(cmd)
         if tagged(got) != tagged(want):
@@ -25,11 +25,12 @@ def run_both(spec, flow, check_every=0):
     return fast, ref
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_matches_reference_on_100k_commands_per_seed(seed):
+@pytest.mark.parametrize("seed,wide", [(1, False), (2, True)])
+def test_matches_reference_on_100k_commands_per_seed(seed, wide):
     # breaker band and windows are small so halts and resumes happen often
     spec = SymbolSpec(SYMBOL, band_bps=60, window_ms=40, halt_ms=10)
-    fast, ref = run_both(spec, random_flow(seed, 100_000, ts_step=2), check_every=5_000)
+    fast, ref = run_both(spec, random_flow(seed, 100_000, ts_step=2), check_every=5_000,
+                         wide=wide)
     resting = sorted((o[1], o[0]) for o in fast.index.values())
     assert resting == sorted((o.order_id, o.remaining) for o in ref.resting)
     assert fast.trade_seq == ref.trade_seq and fast.trade_seq > 1_000
