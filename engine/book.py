@@ -36,11 +36,12 @@ from engine.commands import Cancel, NewOrder, Replace
 from engine.events import (Accepted, Cancelled, Filled, Halted, LevelChanged,
                            PartiallyFilled, Rejected, Replaced, Resumed, Trade)
 from engine.spec import SymbolSpec
-from engine.enums import CancelReason, OrderType, Reject, Side, TimeInForce
+from engine.enums import CancelReason, CommandKind, OrderType, Reject, Side, TimeInForce
 
 BUY, SELL = Side.BUY, Side.SELL
 LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
 GTC, IOC, FOK = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK
+NEW, CANCEL, REPLACE = CommandKind.NEW, CommandKind.CANCEL, CommandKind.REPLACE
 _new = tuple.__new__   # builds a NamedTuple without its Python-level __new__
 
 # order record slots
@@ -213,9 +214,10 @@ class Book:
         out.extend(self.apply(cmd))
         return out
 
-    def _reject(self, ts: int, order_id: str, account: str, reason) -> list:
+    def _reject(self, ts: int, order_id: str, account: str, reason, command=NEW) -> list:
         self.seq += 1
-        return [_new(Rejected, (self.symbol, self.seq, ts, order_id, account, reason))]
+        return [_new(Rejected, (self.symbol, self.seq, ts, order_id, account, command,
+                                reason))]
 
     # ------------------------------------------------------------------ new order
     def new_order(self, cmd: NewOrder) -> list:
@@ -422,12 +424,12 @@ class Book:
         oid = cmd.order_id
         account = cmd.account
         if cmd.symbol != self.symbol:
-            return self._reject(ts, oid, account, Reject.UNKNOWN_SYMBOL)
+            return self._reject(ts, oid, account, Reject.UNKNOWN_SYMBOL, CANCEL)
         order = self.index.get(oid)
         if order is None:
-            return self._reject(ts, oid, account, Reject.UNKNOWN_ORDER)
+            return self._reject(ts, oid, account, Reject.UNKNOWN_ORDER, CANCEL)
         if order[2] != account:
-            return self._reject(ts, oid, account, Reject.NOT_OWNER)
+            return self._reject(ts, oid, account, Reject.NOT_OWNER, CANCEL)
         # inlined _unlink: cancels are a fifth of the flow
         rem = order[0]
         price = order[3]
@@ -483,20 +485,20 @@ class Book:
         price = cmd.price
         spec = self.spec
         if cmd.symbol != self.symbol:
-            return self._reject(ts, oid, account, Reject.UNKNOWN_SYMBOL)
+            return self._reject(ts, oid, account, Reject.UNKNOWN_SYMBOL, REPLACE)
         if type(qty) is not int or qty <= 0 or qty > spec.max_quantity or qty % spec.lot_size:
-            return self._reject(ts, oid, account, Reject.BAD_QUANTITY)
+            return self._reject(ts, oid, account, Reject.BAD_QUANTITY, REPLACE)
         if type(price) is not int or price <= 0:
-            return self._reject(ts, oid, account, Reject.BAD_PRICE)
+            return self._reject(ts, oid, account, Reject.BAD_PRICE, REPLACE)
         if price % spec.tick_size:
-            return self._reject(ts, oid, account, Reject.OFF_TICK)
+            return self._reject(ts, oid, account, Reject.OFF_TICK, REPLACE)
         order = self.index.get(oid)
         if order is None:
-            return self._reject(ts, oid, account, Reject.UNKNOWN_ORDER)
+            return self._reject(ts, oid, account, Reject.UNKNOWN_ORDER, REPLACE)
         if order[2] != account:
-            return self._reject(ts, oid, account, Reject.NOT_OWNER)
+            return self._reject(ts, oid, account, Reject.NOT_OWNER, REPLACE)
         if self._halt_end != INF:
-            return self._reject(ts, oid, account, Reject.HALTED)
+            return self._reject(ts, oid, account, Reject.HALTED, REPLACE)
         out: list = []
         old_rem = order[0]
         old_price = order[3]

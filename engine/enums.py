@@ -84,3 +84,11 @@ class CancelReason(StrEnum):
     PRICE_COLLAR = "PRICE_COLLAR"      # MARKET: protection price reached
     SELF_TRADE = "SELF_TRADE"          # resting order cancelled by STP
     HALTED = "HALTED"                  # incoming remainder when the breaker trips
+
+
+class CommandKind(StrEnum):
+    """Which command a Rejected event answers."""
+
+    NEW = "NEW"
+    CANCEL = "CANCEL"
+    REPLACE = "REPLACE"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from engine.enums import CancelReason, OrderType, Reject, Side, TimeInForce
+from engine.enums import CancelReason, CommandKind, OrderType, Reject, Side, TimeInForce
 
 
 class Accepted(NamedTuple):
@@ -36,6 +36,7 @@ class Rejected(NamedTuple):
     ts: int
     order_id: str
     account: str
+    command: CommandKind   # which command was rejected
     reason: Reject
 
 

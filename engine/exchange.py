@@ -5,7 +5,8 @@ from collections.abc import Iterable
 
 from engine.book import Book
 from engine.events import Rejected
-from engine.enums import Reject
+from engine.commands import Cancel, NewOrder, Replace
+from engine.enums import CommandKind, Reject
 from engine.spec import SymbolSpec
 
 
@@ -17,7 +18,9 @@ class Exchange:
         book = self.books.get(cmd.symbol)
         if book is None:
             # no book, so no per-symbol sequence: seq 0
-            return [Rejected(cmd.symbol, 0, cmd.ts, cmd.order_id, cmd.account,
+            kind = {NewOrder: CommandKind.NEW, Cancel: CommandKind.CANCEL,
+                    Replace: CommandKind.REPLACE}[type(cmd)]
+            return [Rejected(cmd.symbol, 0, cmd.ts, cmd.order_id, cmd.account, kind,
                              Reject.UNKNOWN_SYMBOL)]
         return book.apply(cmd)
 

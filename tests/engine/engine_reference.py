@@ -7,7 +7,7 @@ from __future__ import annotations
 import bisect
 
 from engine.commands import Cancel, NewOrder, Replace
-from engine.enums import CancelReason, OrderType, Reject, Side, TimeInForce
+from engine.enums import CancelReason, CommandKind, OrderType, Reject, Side, TimeInForce
 from engine.events import (Accepted, Cancelled, Filled, Halted, PartiallyFilled, Rejected,
                            Replaced, Resumed, Trade)
 from engine.spec import SymbolSpec
@@ -119,7 +119,7 @@ class RefBook:
         elif self.halted_until is not None:
             rej = Reject.HALTED
         if rej is not None:
-            self._emit(out, Rejected, ts, c.order_id, c.account, rej)
+            self._emit(out, Rejected, ts, c.order_id, c.account, CommandKind.NEW, rej)
             return
         self._emit(out, Accepted, ts, c.order_id, c.account, c.side, c.type, c.tif,
                    c.quantity, c.price)
@@ -210,11 +210,14 @@ class RefBook:
     def _cancel(self, c: Cancel, out):
         o = self._find(c.order_id)
         if c.symbol != self.spec.symbol:
-            self._emit(out, Rejected, c.ts, c.order_id, c.account, Reject.UNKNOWN_SYMBOL)
+            self._emit(out, Rejected, c.ts, c.order_id, c.account, CommandKind.CANCEL,
+                       Reject.UNKNOWN_SYMBOL)
         elif o is None:
-            self._emit(out, Rejected, c.ts, c.order_id, c.account, Reject.UNKNOWN_ORDER)
+            self._emit(out, Rejected, c.ts, c.order_id, c.account, CommandKind.CANCEL,
+                       Reject.UNKNOWN_ORDER)
         elif o.account != c.account:
-            self._emit(out, Rejected, c.ts, c.order_id, c.account, Reject.NOT_OWNER)
+            self._emit(out, Rejected, c.ts, c.order_id, c.account, CommandKind.CANCEL,
+                       Reject.NOT_OWNER)
         else:
             self.resting.remove(o)
             self._emit(out, Cancelled, c.ts, o.order_id, o.account, CancelReason.USER,
@@ -238,7 +241,7 @@ class RefBook:
         elif self.halted_until is not None:
             rej = Reject.HALTED
         if rej is not None:
-            self._emit(out, Rejected, c.ts, c.order_id, c.account, rej)
+            self._emit(out, Rejected, c.ts, c.order_id, c.account, CommandKind.REPLACE, rej)
             return
         if c.price == o.price and c.quantity <= o.remaining:
             old = o.remaining

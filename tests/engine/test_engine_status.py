@@ -1,0 +1,59 @@
+"""Order status transition table: every order's event stream from the core follows it,
+and a transition outside the table is an error."""
+from __future__ import annotations
+
+import pytest
+
+from engine.book import Book
+from engine.enums import CancelReason, CommandKind, Reject
+from engine.events import Accepted, Cancelled, Filled, Rejected
+from engine.spec import SymbolSpec
+from engine.status import TERMINAL, IllegalTransition, OrderStatus, next_status
+from engine_flows import SYMBOL, random_flow
+
+ORDER_EVENTS = ("Accepted", "Rejected", "PartiallyFilled", "Filled", "Cancelled", "Replaced")
+
+
+def test_every_order_follows_the_transition_table():
+    book = Book(SymbolSpec(SYMBOL, band_bps=60, window_ms=40, halt_ms=10))
+    status: dict[str, OrderStatus] = {}
+    traded: dict[str, int] = {}
+    for cmd in random_flow(41, 30_000, ts_step=2):
+        for e in book.apply(cmd):
+            kind = type(e).__name__
+            if kind == "Trade":
+                traded[e.buy_order_id] = traded.get(e.buy_order_id, 0) + e.quantity
+                traded[e.sell_order_id] = traded.get(e.sell_order_id, 0) + e.quantity
+                continue
+            if kind not in ORDER_EVENTS:
+                continue
+            current = status.get(e.order_id, OrderStatus.NEW)
+            if current in TERMINAL and kind == "Accepted":
+                # the flow reuses a few ids after the order is done: a new life
+                current = OrderStatus.NEW
+                traded[e.order_id] = 0
+            status[e.order_id] = next_status(current, e)
+            if kind in ("Filled", "PartiallyFilled"):
+                # invariant 6: filled quantity equals the sum of the order's trades
+                assert e.filled == traded[e.order_id], (e, traded[e.order_id])
+    assert OrderStatus.FILLED in status.values() and OrderStatus.CANCELLED in status.values()
+
+
+def test_transition_outside_the_table_raises_with_what_was_expected():
+    filled = Filled(SYMBOL, 1, 0, "o1", "a", 5, 0)
+    with pytest.raises(IllegalTransition, match="no transition from FILLED on Filled"):
+        next_status(OrderStatus.FILLED, filled)
+    with pytest.raises(IllegalTransition):
+        next_status(OrderStatus.NEW, Cancelled(SYMBOL, 1, 0, "o1", "a", CancelReason.USER, 5))
+    with pytest.raises(IllegalTransition):
+        next_status(OrderStatus.CANCELLED, Accepted(SYMBOL, 1, 0, "o1", "a", None, None, None,
+                                                    1, 1))
+
+
+def test_rejected_cancel_or_duplicate_leaves_status_unchanged():
+    rej_cancel = Rejected(SYMBOL, 1, 0, "o1", "b", CommandKind.CANCEL, Reject.NOT_OWNER)
+    assert next_status(OrderStatus.OPEN, rej_cancel) is OrderStatus.OPEN
+    dup = Rejected(SYMBOL, 1, 0, "o1", "b", CommandKind.NEW, Reject.DUPLICATE_ORDER_ID)
+    assert next_status(OrderStatus.PARTIALLY_FILLED, dup) is OrderStatus.PARTIALLY_FILLED
+    new_rej = Rejected(SYMBOL, 1, 0, "o2", "b", CommandKind.NEW, Reject.HALTED)
+    assert next_status(OrderStatus.NEW, new_rej) is OrderStatus.REJECTED
