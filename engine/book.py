@@ -345,8 +345,8 @@ class Book:
             level = levels[price]
             orders = level.orders
             checked = False
-            traded = False
             changed = False
+            before = remaining
             while remaining and level.count:
                 order = orders[0]
                 rem = order[0]
@@ -377,32 +377,33 @@ class Book:
                     checked = True
                 fill = remaining if remaining < rem else rem
                 trade_seq += 1
-                seq += 1
+                seq += 2   # the Trade, then the maker's fill event
                 maker_id = order[1]
+                maker_acct = order[2]
                 if buy:
-                    append(_new(Trade, (symbol, seq, ts, f"{prefix}{trade_seq}", price, fill,
-                                        oid, maker_id, account, order[2], maker_id, side)))
+                    append(_new(Trade, (symbol, seq - 1, ts, f"{prefix}{trade_seq}", price, fill,
+                                        oid, maker_id, account, maker_acct, maker_id, side)))
                 else:
-                    append(_new(Trade, (symbol, seq, ts, f"{prefix}{trade_seq}", price, fill,
-                                        maker_id, oid, order[2], account, maker_id, side)))
-                traded = True
+                    append(_new(Trade, (symbol, seq - 1, ts, f"{prefix}{trade_seq}", price, fill,
+                                        maker_id, oid, maker_acct, account, maker_id, side)))
                 remaining -= fill
-                filled += fill
-                level.qty -= fill
                 made = order[4] + fill
                 order[4] = made
-                seq += 1
                 if fill == rem:
                     order[0] = 0
                     orders.popleft()
                     level.count -= 1
                     del index[maker_id]
-                    append(_new(Filled, (symbol, seq, ts, maker_id, order[2], made, 0)))
+                    append(_new(Filled, (symbol, seq, ts, maker_id, maker_acct, made, 0)))
                 else:
-                    order[0] = rem - fill
-                    append(_new(PartiallyFilled, (symbol, seq, ts, maker_id, order[2], made,
-                                                  rem - fill)))
-            if traded:
+                    rem -= fill
+                    order[0] = rem
+                    append(_new(PartiallyFilled, (symbol, seq, ts, maker_id, maker_acct, made,
+                                                  rem)))
+            traded = remaining != before
+            if traded:   # level total and breaker history once per level, not per fill
+                level.qty -= before - remaining
+                filled += before - remaining
                 breaker.record(ts, price)
             if not level.count:
                 opp.remove_level(price)
