@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
+from typing import NamedTuple
 
 from sortedcontainers import SortedList
 
@@ -46,6 +47,19 @@ _new = tuple.__new__   # builds a NamedTuple without its Python-level __new__
 
 # order record slots
 REM, OID, ACCT, PRICE, FILLED, ARRIVAL, SIDE, TS = range(8)
+
+
+class TopOfBook(NamedTuple):
+    bid: int | None
+    bid_qty: int
+    ask: int | None
+    ask_qty: int
+
+
+class DepthLevel(NamedTuple):
+    price: int
+    quantity: int
+    count: int
 
 
 class Level:
@@ -532,15 +546,15 @@ class Book:
     def best_ask(self) -> int | None:
         return self.asks.best_price()
 
-    def top(self) -> tuple[int | None, int, int | None, int]:
-        """(best bid price, its total qty, best ask price, its total qty); None/0 if empty."""
+    def top(self) -> TopOfBook:
+        """Best bid / ask price (None if that side is empty) and total quantity there."""
         bid = self.bids.best_price()
         ask = self.asks.best_price()
-        return (bid, self.bids.levels[bid].qty if bid is not None else 0,
-                ask, self.asks.levels[ask].qty if ask is not None else 0)
+        return TopOfBook(bid, self.bids.levels[bid].qty if bid is not None else 0,
+                         ask, self.asks.levels[ask].qty if ask is not None else 0)
 
-    def depth(self, n: int = 10) -> dict[str, list[tuple[int, int, int]]]:
-        """L2: up to ``n`` levels a side, best first, as (price, total qty, order count)."""
+    def depth(self, n: int = 10) -> dict[str, list[DepthLevel]]:
+        """L2: up to ``n`` levels a side, best first: {"bids": [...], "asks": [...]}."""
         result = {}
         for name, book_side in (("bids", self.bids), ("asks", self.asks)):
             rows = []
@@ -548,7 +562,7 @@ class Book:
                 if len(rows) >= n:
                     break
                 level = book_side.levels[price]
-                rows.append((price, level.qty, level.count))
+                rows.append(DepthLevel(price, level.qty, level.count))
             result[name] = rows
         return result
 
