@@ -22,6 +22,7 @@ from array import array
 from bench.flow import make_flow, spec
 from bench.naive import NaiveBook
 from engine.book import Book
+from engine.commands import NewOrder
 
 
 def throughput(make_book, pre, flow) -> float:
@@ -48,16 +49,37 @@ def latencies(make_book, pre, flow) -> array:
     apply = book.apply
     clock = time.perf_counter_ns
     lat = array("q", bytes(8 * len(flow)))
+    sizes = array("q", bytes(8 * len(flow)))   # events per command, for the breakdown
     gc.collect()
     gc.disable()
     i = 0
     for cmd in flow:
         t0 = clock()
-        apply(cmd)
+        out = apply(cmd)
         lat[i] = clock() - t0
+        sizes[i] = len(out) if out is not None else 0
         i += 1
     gc.enable()
-    return lat
+    return lat, sizes
+
+
+def breakdown(flow, lat, sizes) -> None:
+    """Where the time goes: mean latency per kind of command."""
+    groups: dict[str, list[int]] = {}
+    for cmd, ns, n in zip(flow, lat, sizes):
+        if type(cmd) is NewOrder:
+            kind = f"{cmd.type} {'rests' if n == 1 else 'trades'}" if cmd.type == "LIMIT" \
+                else "MARKET"
+        else:
+            kind = type(cmd).__name__
+        g = groups.setdefault(kind, [0, 0, 0])
+        g[0] += 1
+        g[1] += ns
+        g[2] += n
+    total = sum(lat)
+    for kind, (count, ns, n) in sorted(groups.items()):
+        print(f"      {kind:<14} {count / len(flow):6.1%} of commands, {ns / total:6.1%} of time,"
+              f" mean {ns / count / 1000:6.2f} µs, {n / count:5.1f} events")
 
 
 def _cpu_model() -> str:
@@ -77,7 +99,8 @@ def pct(sorted_lat, p: float) -> float:
 
 def measure(name, make_book, pre, flow) -> dict:
     rate, cpu_rate = throughput(make_book, pre, flow)
-    lat = sorted(latencies(make_book, pre, flow))
+    raw, sizes = latencies(make_book, pre, flow)
+    lat = sorted(raw)
     timed_rate = len(lat) / (sum(lat) / 1e9)
     row = {"name": name, "per_s": rate, "cpu_per_s": cpu_rate, "timed_per_s": timed_rate,
            "p50": pct(lat, 0.50), "p99": pct(lat, 0.99), "p999": pct(lat, 0.999),
@@ -86,6 +109,8 @@ def measure(name, make_book, pre, flow) -> dict:
           f" {timed_rate:>9,.0f} cmd/s (sum of per-command times); p50 {row['p50']:.2f} µs"
           f"  p99 {row['p99']:.2f} µs  p99.9 {row['p999']:.2f} µs  max {row['max']:.0f} µs",
           flush=True)
+    if name == "engine":
+        breakdown(flow, raw, sizes)
     return row
 
 
