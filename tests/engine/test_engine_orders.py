@@ -126,3 +126,32 @@ def test_exchange_routes_by_symbol_and_rejects_unknown():
     (e,) = ex.apply(limit("x", "a", Side.BUY, 1, 100, symbol="NOPE"))
     assert e.reason is Reject.UNKNOWN_SYMBOL and e.seq == 0
     assert len(ex.book(SYM)) == 1 and len(ex.book("DEF")) == 0
+
+
+def test_cancel_heavy_level_stays_compact_and_fifo():
+    book = make_book()
+    for i in range(500):
+        book.apply(sell(f"s{i}", "a", 1, 100))
+    for i in range(0, 499):           # cancel all but the last, oldest first
+        book.apply(cancel(f"s{i}", "a"))
+    level = book.asks.levels[100]
+    assert level.count == 1 and len(level.orders) <= 2 * level.count + 32
+    book.check_invariants()
+    book.apply(sell("late", "b", 1, 100))
+    events = book.apply(buy("b1", "c", 2, 100))
+    assert [e.sell_order_id for e in events if type(e).__name__ == "Trade"] == ["s499", "late"]
+
+
+def test_replace_that_crosses_applies_self_trade_prevention():
+    book = make_book()
+    apply_all(book, buy("b1", "a", 5, 98), sell("s1", "a", 3, 100), sell("s2", "b", 3, 100))
+    events = book.apply(replace("b1", "a", 5, 100))
+    assert kinds(events) == ["Replaced", "Cancelled", "Trade", "Filled", "PartiallyFilled"]
+    assert events[1].reason is CancelReason.SELF_TRADE
+    assert resting(book)["BUY"] == [("b1", 100, 2)]
+
+
+def test_unknown_command_type_is_a_type_error():
+    import pytest
+    with pytest.raises(TypeError, match="expected NewOrder, Cancel or Replace, got dict"):
+        make_book().apply({})
