@@ -4,7 +4,8 @@ Rules
 - Price-time priority; a trade prints at the resting (maker) order's price.
 - LIMIT and MARKET; GTC, IOC, FOK. A MARKET order never rests: its remainder is
   cancelled NO_LIQUIDITY (opposite side empty) or PRICE_COLLAR (its optional
-  protection ``price`` stopped it: a buy never trades above it, a sell never below).
+  protection ``price`` stopped it: a buy never trades above it, a sell never below;
+  any positive integer, it need not be on tick since it is a bound, not a price).
 - FOK: fills completely at once or is cancelled FOK_UNFILLABLE with no trades.
 - Self-trade prevention, mode "cancel resting": an incoming order never trades with a
   resting order of the same account; that resting order is cancelled (SELF_TRADE, with
@@ -14,6 +15,9 @@ Rules
   printed; Halted is emitted, the incoming remainder is cancelled HALTED, resting orders
   stay. While halted, NewOrder / Replace are rejected HALTED; Cancel still works. A FOK
   that could fill but only through a breaching price halts the symbol the same way.
+- Replace: ``quantity`` is the new remaining quantity. Same price and quantity not
+  increased keeps time priority; otherwise the order goes to the back of its new level
+  (it may trade first if the new price crosses). Filled quantity carries over.
 - Duplicate order ids are detected against resting orders only (the gate assigns ids).
 - Event order for an incoming order: Accepted, then per trade: Trade, maker
   Filled/PartiallyFilled (and SELF_TRADE cancels as they happen), then the taker's
