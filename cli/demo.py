@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from sqlalchemy import text
 
 from cli.simulator import Simulator, SymbolState, Tape, trade_line
 from infra import process, services
-from infra.settings import REPO_ROOT, Settings, load
+from infra.settings import Settings, load
 from infra.topics import TOPICS
 from ledger import admin
 from ledger.db import make_engine
@@ -46,7 +45,6 @@ def run(args) -> None:
     try:
         _seed(engine)
         symbols = _symbol_states(engine)
-        _ensure_changelog_topics(settings)
         children = _start_children(settings, args.port)
         _simulate(settings, engine, symbols, args.seconds)
     except KeyboardInterrupt:
@@ -87,41 +85,6 @@ def _symbol_states(engine) -> list[SymbolState]:
         return [SymbolState(s, ref, tick, last // tick * tick) for s, ref, tick, last in rows]
 
 
-def _ensure_changelog_topics(settings: Settings) -> None:
-    """Workaround: create the Faust tables' changelog topics, which infra/topics.py omits.
-
-    The app may not declare topics and the broker does not auto-create them, so without
-    this the matcher's book snapshots are never stored: a restarted worker starts empty
-    books at seq 1 and re-issues trade ids that settlement then skips as already done.
-    """
-    import importlib
-    import pkgutil
-
-    from confluent_kafka.admin import NewTopic
-
-    import tables
-    from infra.topics import admin
-    from streams.app import app
-
-    for module in pkgutil.iter_modules(tables.__path__):  # tables/ defines every table
-        importlib.import_module(f"tables.{module.name}")
-
-    client = admin(settings)
-    existing = client.list_topics(timeout=10).topics
-    missing = []
-    for table in app.tables.values():
-        topic = table.changelog_topic
-        if topic.get_topic_name() not in existing:
-            missing.append(NewTopic(topic.get_topic_name(), topic.partitions, 1,
-                                    config={"cleanup.policy": "compact", **topic.config}))
-    if not missing:
-        return
-    for name, future in client.create_topics(missing, operation_timeout=30).items():
-        future.result()
-        print(f"demo: created changelog topic {name} (missing from infra/topics.py)",
-              flush=True)
-
-
 def _pid_file(settings: Settings, name: str) -> Path:
     return settings.home / "demo" / f"{name}.pid"
 
@@ -134,14 +97,7 @@ def _start_children(settings: Settings, port: int) -> dict[str, Path]:
             print(f"demo: stopped a {name} left running by an earlier demo", flush=True)
     if process.port_open(port):
         raise SystemExit(f"demo: port {port} is already in use; choose another with --port")
-    env = dict(os.environ, PYTHONUNBUFFERED="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT),
-                                                        os.environ.get("PYTHONPATH")])),
-               # Faust's worker CLI turns its web server back on whatever the app says, on
-               # 0.0.0.0:6066, which another worker on this host (a test run) may hold:
-               # give ours a free local port. Its data folder goes under var/, not the cwd.
-               F_WEB_PORT=str(_free_port()), F_WEB_BIND="127.0.0.1",
-               F_DATADIR=str(settings.home / "{conf.name}-data"))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
     worker_log = settings.log_dir / "worker.log"
     api_log = settings.log_dir / "api.log"
     worker_log.parent.mkdir(parents=True, exist_ok=True)
@@ -161,12 +117,6 @@ def _start_children(settings: Settings, port: int) -> dict[str, Path]:
     return pid_files
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_worker_ready(log: Path, offset: int, pid_file: Path) -> None:
     print(f"demo: waiting for the worker to be ready (up to {WORKER_READY_TIMEOUT_S:.0f} s)...",
           flush=True)
@@ -181,8 +131,8 @@ def _wait_worker_ready(log: Path, offset: int, pid_file: Path) -> None:
             return
         # Faust logs this and retries forever: the worker would never become ready
         if b"Error in recovery" in text_so_far:
-            _fail("the worker cannot restore the matcher's book snapshots from their "
-                  "changelog topic ('Error in recovery'), so it will never be ready", log, offset)
+            _fail("the worker cannot restore its tables from their changelog topics "
+                  "('Error in recovery'), so it will never be ready", log, offset)
         if process.read_pid(pid_file) is None:
             _fail("the worker exited during start-up", log, offset)
         if time.monotonic() >= next_note:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from infra.kafka_client import producer_config
 from infra.settings import Settings
 from schemas.codec import ORDER_EVENT, TRADE, DecodeError, encode
 from schemas.money import format_cents
@@ -63,8 +64,7 @@ class Simulator:
     def __init__(self, settings: Settings, traders: list[str], symbols: list[SymbolState],
                  initial_shares: int, seed: int | None = None) -> None:
         self.topic = settings.topic("order-requests")
-        self.producer = Producer({"bootstrap.servers": settings.kafka_bootstrap,
-                                  "linger.ms": 5, "enable.idempotence": True})
+        self.producer = Producer(producer_config(settings, **{"linger.ms": 5}))
         self.traders = traders
         self.symbols = symbols
         self.initial_shares = initial_shares

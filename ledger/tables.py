@@ -47,6 +47,11 @@ symbols = Table(
     Column("shares_outstanding", BigInteger, nullable=False),
     Column("reference_price", BigInteger, nullable=False),  # cents; before the first trade
     Column("last_price", BigInteger),  # cents; set by settlement
+    Column("last_trade_seq", BigInteger, nullable=False, server_default="0"),
+    # circuit breaker: a trade more than band_bps from the price window_ms earlier halts
+    Column("breaker_band_bps", Integer, nullable=False, server_default="1000"),
+    Column("breaker_window_ms", BigInteger, nullable=False, server_default="300000"),
+    Column("halt_ms", BigInteger, nullable=False, server_default="300000"),
     Column("halted_until_ms", BigInteger, nullable=False, server_default="0"),
     Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
     CheckConstraint("tick_size > 0", name="tick_size_positive"),

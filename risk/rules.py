@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.enums import OrderType, Reject, Side, TimeInForce
-from schemas.records import NewOrderRequest
+from schemas.records import CancelRequest, NewOrderRequest
 
 COLLAR_BPS = 1000  # 10%: the circuit breaker's band, so a collar rarely bites first
 POSITION_LIMIT_BPS = 500  # 5% of shares outstanding
@@ -34,9 +34,18 @@ class SymbolRules:
     halted_until_ms: int = 0
 
 
+def valid_id(value: str) -> bool:
+    """Ids are stored as text: non-empty, bounded, printable (PostgreSQL refuses NUL)."""
+    return 0 < len(value) <= MAX_ORDER_ID_LENGTH and value.isprintable()
+
+
+def check_cancel(req: CancelRequest) -> Reject | None:
+    return None if valid_id(req.order_id) and valid_id(req.account) else Reject.MALFORMED
+
+
 def check_new_order(req: NewOrderRequest, rules: SymbolRules | None, now_ms: int) -> Reject | None:
     """The first rule a request breaks, or None. Account checks need the ledger: not here."""
-    if not req.order_id or len(req.order_id) > MAX_ORDER_ID_LENGTH or not req.account:
+    if not valid_id(req.order_id) or not valid_id(req.account):
         return Reject.MALFORMED
     if rules is None:
         return Reject.UNKNOWN_SYMBOL

@@ -7,7 +7,12 @@ time in force becomes a REJECTED event with a reason and not a dead letter.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+# every integer that reaches PostgreSQL or the engine fits a BIGINT
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class NewOrderRequest(msgspec.Struct, frozen=True, tag="new", tag_field="kind"):
@@ -21,7 +26,7 @@ class NewOrderRequest(msgspec.Struct, frozen=True, tag="new", tag_field="kind"):
     order_type: str = "LIMIT"
     tif: str = "GTC"
     price: int | None = None  # cents; MARKET orders leave it out
-    ts: int = 0  # client send time, ms since epoch, for latency measurement only
+    ts: Int64 = 0  # client send time, ms since epoch, for latency measurement only
 
 
 class CancelRequest(msgspec.Struct, frozen=True, tag="cancel", tag_field="kind"):
@@ -29,7 +34,7 @@ class CancelRequest(msgspec.Struct, frozen=True, tag="cancel", tag_field="kind")
 
     order_id: str
     account: str
-    ts: int = 0
+    ts: Int64 = 0
 
 
 OrderRequest = NewOrderRequest | CancelRequest
@@ -47,16 +52,21 @@ class AcceptedOrder(msgspec.Struct, frozen=True, tag="new", tag_field="kind"):
     side: str
     order_type: str
     tif: str
-    quantity: int
-    price: int | None
-    ts: int  # gate acceptance time: the matcher's event time
+    quantity: Int64
+    price: Int64 | None
+    ts: Int64  # gate acceptance time: the matcher's event time
+    # the order-requests record this came from: the matcher drops a replayed duplicate
+    source_partition: Int64 = -1
+    source_offset: Int64 = -1
 
 
 class AcceptedCancel(msgspec.Struct, frozen=True, tag="cancel", tag_field="kind"):
     order_id: str
     account: str
     symbol: str
-    ts: int
+    ts: Int64
+    source_partition: Int64 = -1
+    source_offset: Int64 = -1
 
 
 MatcherCommand = AcceptedOrder | AcceptedCancel
@@ -69,11 +79,11 @@ class OrderEvent(msgspec.Struct, frozen=True):
     account: str
     symbol: str
     status: str  # ACCEPTED, REJECTED, PARTIALLY_FILLED, FILLED, CANCELLED
-    ts: int
+    ts: Int64
     reason: str | None = None
-    filled_quantity: int = 0
-    remaining_quantity: int = 0
-    seq: int = 0  # matcher's per-symbol sequence (0 for events from the gate)
+    filled_quantity: Int64 = 0
+    remaining_quantity: Int64 = 0
+    seq: Int64 = 0  # matcher's per-symbol sequence (0 for events from the gate)
 
 
 class Trade(msgspec.Struct, frozen=True):
@@ -81,16 +91,30 @@ class Trade(msgspec.Struct, frozen=True):
 
     trade_id: str
     symbol: str
-    seq: int
-    price: int
-    quantity: int
+    seq: Int64
+    price: Int64
+    quantity: Int64
     buy_order_id: str
     sell_order_id: str
     buyer: str
     seller: str
     maker_order_id: str
     aggressor: str  # side of the incoming order
-    ts: int
+    ts: Int64
+
+
+class Quote(msgspec.Struct, frozen=True):
+    """quotes, key symbol: best bid and ask with sizes, and the last trade if this moved it."""
+
+    symbol: str
+    seq: Int64
+    ts: Int64
+    bid: Int64 | None
+    bid_size: Int64
+    ask: Int64 | None
+    ask_size: Int64
+    last: Int64 | None = None
+    last_size: Int64 = 0
 
 
 class Halt(msgspec.Struct, frozen=True):
@@ -98,18 +122,18 @@ class Halt(msgspec.Struct, frozen=True):
 
     symbol: str
     halted: bool
-    ts: int
-    until_ts: int = 0
-    reference_price: int = 0
-    attempted_price: int = 0
+    ts: Int64
+    until_ts: Int64 = 0
+    reference_price: Int64 = 0
+    attempted_price: Int64 = 0
 
 
 class DeadLetter(msgspec.Struct, frozen=True):
     """dead-letters: what could not be decoded, with where it came from."""
 
     topic: str
-    partition: int
-    offset: int
+    partition: Int64
+    offset: Int64
     error: str
     key: str | None
     value: str  # the raw bytes, decoded as UTF-8 with replacement

@@ -1,12 +1,16 @@
 """The Faust app and the platform's topics.
 
-Processing guarantee: exactly_once. The gate and the matcher write their outputs,
-their table changelogs and their input offsets in one Kafka transaction, so a worker
-killed at any point leaves either all of a batch's effects or none of them; the
-consumers downstream read committed records only. PostgreSQL is outside that
-transaction, so every database effect is idempotent on a deterministic key: the
-request's (partition, offset) for the gate, the trade id for settlement, the order id
-for cancellations. See README "Processing guarantees".
+Processing guarantee: at-least-once delivery with effects made exactly-once by
+deterministic ids and idempotent consumers. Faust's exactly_once mode picks a
+transaction by the *output* partition, which is only atomic when input and output
+are co-partitioned; ours are not (account-keyed requests become symbol-keyed
+orders), so it cannot hold here. Instead:
+- every agent acknowledges its input only after its outputs are flushed to Kafka;
+- the gate is idempotent on the request's (partition, offset), stored with the order;
+- the matcher skips commands its snapshot already holds and gate duplicates
+  (streams/matcher_state.py), and replays produce identical events and ids;
+- settlement is idempotent on the trade id and on the order's cancellation.
+See README "Processing guarantees".
 """
 
 from __future__ import annotations
@@ -21,14 +25,19 @@ app = faust.App(
     settings.app_id,
     broker=f"kafka://{settings.kafka_bootstrap}",
     store="memory://",
-    processing_guarantee="exactly_once",
+    processing_guarantee="at_least_once",
     topic_partitions=4,
-    topic_allow_declare=False,  # topics come from infra/topics.py, with their partition counts
     web_enabled=False,
+    datadir=str(settings.home / "faust" / "{conf.id}"),
     autodiscover=False,
     broker_commit_interval=0.1,
+    # a killed worker's partitions move on after this long (Faust's default is 60 s)
+    broker_session_timeout=10,
+    broker_heartbeat_interval=1,
     stream_wait_empty=False,
     producer_linger_ms=1,
+    producer_max_request_size=64 * 1024 * 1024,  # book snapshots (tables/books.py)
+    consumer_max_fetch_size=64 * 1024 * 1024,
 )
 
 
@@ -47,3 +56,7 @@ book = raw_topic("book")
 halts = raw_topic("halts")
 candles = raw_topic("candles")
 dead_letters = raw_topic("dead-letters")
+
+BY_NAME = {"order-requests": order_requests, "orders": orders, "order-events": order_events,
+           "trades": trades, "quotes": quotes, "book": book, "halts": halts,
+           "candles": candles, "dead-letters": dead_letters}

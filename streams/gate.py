@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 
-from sqlalchemy.exc import DBAPIError
-
+from schemas.codec import DecodeError, encode
 from streams import app as ms
-from streams.database import engine
-from streams.gate_logic import RawRecord, process_batch
-
-log = logging.getLogger(__name__)
+from streams.dead_letter import dead_letter
+from streams.gate_logic import GateOutput, RawRecord, process_batch
+from streams.resilient import apply_batch
 
 MAX_BATCH = 500
 BATCH_WITHIN_S = 0.002
@@ -24,23 +20,23 @@ async def gate(stream):
     async for events in stream.take_events(MAX_BATCH, within=BATCH_WITHIN_S):
         records = [RawRecord(e.key, e.value, e.message.partition, e.message.offset)
                    for e in events]
-        out = await _with_retry(topic, records)
-        for key, value in out.orders:
-            await ms.orders.send(key=key, value=value)
-        for key, value in out.events:
-            await ms.order_events.send(key=key, value=value)
-        for value in out.dead_letters:
-            await ms.dead_letters.send(key=topic.encode(), value=value)
+        now_ms = int(time.time() * 1000)
+        outputs, poison = await apply_batch(
+            "gate", records, lambda conn, batch: process_batch(conn, topic, batch, now_ms))
+        for out in outputs:
+            await _send(out, topic)
+        for record, exc in poison:
+            letter = dead_letter(DecodeError(f"cannot be applied: {exc}", record.value or b""),
+                                 topic, record.partition, record.offset, record.key)
+            await ms.dead_letters.send(key=topic.encode(), value=encode(letter))
+        # the batch is acknowledged when this body returns: deliver its outputs first
+        await ms.app.producer.flush()
 
 
-async def _with_retry(topic: str, records: list[RawRecord]):
-    """A database outage or deadlock retries the batch; it never drops it."""
-    delay = 0.05
-    while True:
-        try:
-            async with engine().begin() as conn:
-                return await process_batch(conn, topic, records, int(time.time() * 1000))
-        except DBAPIError as exc:
-            log.warning("gate batch failed, retrying in %.2fs: %s", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+async def _send(out: GateOutput, topic: str) -> None:
+    for key, value in out.orders:
+        await ms.orders.send(key=key, value=value)
+    for key, value in out.events:
+        await ms.order_events.send(key=key, value=value)
+    for value in out.dead_letters:
+        await ms.dead_letters.send(key=topic.encode(), value=value)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.enums import OrderType, Reject, Side
 from ledger import gate_store as store
-from risk.rules import SymbolRules, check_new_order, market_collar, within_position_limit
+from risk.rules import check_cancel, check_new_order, market_collar, valid_id, within_position_limit
 from schemas.codec import ORDER_REQUEST, DecodeError, encode
 from schemas.records import AcceptedCancel, AcceptedOrder, CancelRequest, NewOrderRequest, OrderEvent
 from streams.dead_letter import dead_letter
@@ -54,10 +54,12 @@ async def process_batch(conn: AsyncConnection, topic: str, records: list[RawReco
                         now_ms: int) -> GateOutput:
     out = GateOutput()
     decoded = [ORDER_REQUEST.decode(r.value) for r in records]
-    new_orders = [d for d in decoded if isinstance(d, NewOrderRequest)]
+    # ids that cannot even be looked up are answered MALFORMED below, without the ledger
+    sane = [d for d in decoded if isinstance(d, (NewOrderRequest, CancelRequest))
+            and valid_id(d.order_id) and valid_id(d.account)]
+    new_orders = [d for d in sane if isinstance(d, NewOrderRequest)]
     symbols = await store.load_symbols(conn)
-    existing = await store.find_orders(
-        conn, {d.order_id for d in decoded if isinstance(d, (NewOrderRequest, CancelRequest))})
+    existing = await store.find_orders(conn, {d.order_id for d in sane})
     accounts = await store.lock_accounts(conn, {d.account for d in new_orders})
     keys = {(d.account, d.symbol) for d in new_orders if d.account in accounts}
     holdings = await store.lock_holdings(conn, keys)
@@ -74,7 +76,7 @@ async def process_batch(conn: AsyncConnection, topic: str, records: list[RawReco
             out.dead_letters.append(encode(letter))
             continue
         if isinstance(request, CancelRequest):
-            _cancel(out, request, seen.get(request.order_id), now_ms)
+            _cancel(out, request, seen.get(request.order_id), now_ms, raw)
             continue
         prior = seen.get(request.order_id)
         if prior is not None:
@@ -145,7 +147,9 @@ def _emit_outcome(out: GateOutput, row: store.OrderRow) -> None:
         return
     accepted = AcceptedOrder(order_id=row.order_id, account=row.account_id, symbol=row.symbol,
                              side=row.side, order_type=row.order_type, tif=row.tif,
-                             quantity=row.quantity, price=row.price, ts=row.created_ms)
+                             quantity=row.quantity, price=row.price, ts=row.created_ms,
+                             source_partition=row.source_partition,
+                             source_offset=row.source_offset)
     out.orders.append((row.symbol.encode(), encode(accepted)))
     out.accepted += 1
     _event(out, row.order_id, row.account_id, row.symbol, "ACCEPTED", row.created_ms,
@@ -162,8 +166,10 @@ def _replay_or_duplicate(out: GateOutput, request: NewOrderRequest, prior: store
 
 
 def _cancel(out: GateOutput, request: CancelRequest, order: store.OrderRow | None,
-            now_ms: int) -> None:
-    if order is None:
+            now_ms: int, raw: RawRecord) -> None:
+    if check_cancel(request) is not None:
+        reason = Reject.MALFORMED
+    elif order is None:
         reason = Reject.UNKNOWN_ORDER
     elif order.account_id != request.account:
         reason = Reject.NOT_OWNER
@@ -171,7 +177,8 @@ def _cancel(out: GateOutput, request: CancelRequest, order: store.OrderRow | Non
         reason = Reject.UNKNOWN_ORDER  # no longer open
     else:
         cancel = AcceptedCancel(order_id=order.order_id, account=order.account_id,
-                                symbol=order.symbol, ts=now_ms)
+                                symbol=order.symbol, ts=now_ms,
+                                source_partition=raw.partition, source_offset=raw.offset)
         out.orders.append((order.symbol.encode(), encode(cancel)))
         return
     # the symbol of someone else's order is not disclosed

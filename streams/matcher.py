@@ -35,18 +35,22 @@ async def matcher(stream):
     async for event in stream.noack().events():
         message = event.message
         record = MATCHER_COMMAND.decode(event.value)
-        if isinstance(record, DecodeError):
-            letter = dead_letter(record, topic, message.partition, message.offset, event.key)
-            await ms.dead_letters.send(key=topic.encode(), value=encode(letter))
-        else:
+        problem = record if isinstance(record, DecodeError) else None
+        if problem is None:
             symbol_state = await _symbol_state(record.symbol, message.partition)
             if symbol_state is None:
-                log.error("no symbol %r in the ledger: order %s dropped", record.symbol,
-                          record.order_id)
+                problem = DecodeError(f"unknown symbol {record.symbol!r}", event.value)
             else:
-                events = state.apply(symbol_state, record, message.offset)
-                if events:
-                    await _publish(symbol_state, events, isinstance(record, AcceptedCancel))
+                try:
+                    events = state.apply(symbol_state, record, message.offset)
+                except ValueError as exc:
+                    problem = DecodeError(f"not a valid command: {exc}", event.value)
+                else:
+                    if events:
+                        await _publish(symbol_state, events, isinstance(record, AcceptedCancel))
+        if problem is not None:
+            letter = dead_letter(problem, topic, message.partition, message.offset, event.key)
+            await ms.dead_letters.send(key=topic.encode(), value=encode(letter))
         _pending.append(event)
         if len(_pending) >= CHECKPOINT_EVERY:
             await checkpoint()
@@ -88,11 +92,13 @@ async def checkpoint() -> None:
         if not _pending:
             return
         events, _pending = _pending, []
-        for symbol, partition, blob in state.take_dirty_snapshots():
+        snapshots = state.take_dirty_snapshots()
+        for symbol, partition, blob in snapshots:
             key = symbol.encode()
             book_snapshots.partition_of[key] = partition
             book_snapshots[key] = blob
         await ms.app.producer.flush()
+        log.debug("matcher: checkpoint of %d commands, %d snapshots", len(events), len(snapshots))
         for event in events:
             event.ack()
 

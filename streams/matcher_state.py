@@ -66,16 +66,20 @@ class MatcherState:
 
     def apply(self, state: SymbolState, record: AcceptedOrder | AcceptedCancel,
               offset: int) -> list | None:
-        """Events of one command, or None when the book has already applied it."""
+        """Events of one command, or None when the book has already applied it.
+
+        Raises ValueError for a record the engine cannot express (e.g. an unknown side).
+        """
         if offset <= state.applied_offset:
             return None
+        command = to_command(record)
         state.applied_offset = offset
         state.dirty = True
         mark = state.gate_marks.get(record.source_partition, -1)
         if record.source_partition >= 0 and record.source_offset <= mark:
             return None  # the gate sent this request twice
         state.gate_marks[record.source_partition] = record.source_offset
-        return state.book.apply(to_command(record))
+        return state.book.apply(command)
 
     def take_dirty_snapshots(self) -> list[tuple[str, int, bytes]]:
         """(symbol, partition, snapshot) of every book changed since the last call."""

@@ -1,79 +1,66 @@
 """Settlement agents: trades, released remainders and halts into PostgreSQL.
 
 Each batch is one transaction; batches may mix partitions because every effect is
-idempotent (see ledger/settlement.py). A failed batch is retried, never dropped.
+idempotent (see ledger/settlement.py). A transient failure retries the batch; a record
+that can never be applied is dead-lettered and the rest go on (streams/resilient.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
-from sqlalchemy.exc import DBAPIError
+from collections.abc import Sequence
 
 from ledger import settlement
-from schemas.codec import HALT, ORDER_EVENT, TRADE, DecodeError, encode
+from schemas.codec import HALT, ORDER_EVENT, TRADE, Codec, DecodeError, encode
 from streams import app as ms
-from streams.database import engine
 from streams.dead_letter import dead_letter
-
-log = logging.getLogger(__name__)
+from streams.resilient import apply_batch
 
 MAX_BATCH = 2000
 BATCH_WITHIN_S = 0.005
 
 
-async def _decode_all(events, codec, topic_name: str) -> list:
-    good = []
+async def _send_dead_letter(event, topic_name: str, error: DecodeError) -> None:
+    letter = dead_letter(error, ms.settings.topic(topic_name), event.message.partition,
+                         event.message.offset, event.key)
+    await ms.dead_letters.send(key=topic_name.encode(), value=encode(letter))
+
+
+async def _settle(events, codec: Codec, topic_name: str, what: str, work) -> None:
+    """Decode, apply in one transaction, dead-letter what cannot be decoded or applied."""
+    pairs = []
     for event in events:
         record = codec.decode(event.value)
         if isinstance(record, DecodeError):
-            letter = dead_letter(record, ms.settings.topic(topic_name), event.message.partition,
-                                 event.message.offset, event.key)
-            await ms.dead_letters.send(key=topic_name.encode(), value=encode(letter))
+            await _send_dead_letter(event, topic_name, record)
         else:
-            good.append(record)
-    return good
+            pairs.append((event, record))
+    _, poison = await apply_batch(what, pairs, lambda conn, items: work(
+        conn, [record for _, record in items]))
+    for (event, _), exc in poison:
+        await _send_dead_letter(event, topic_name, DecodeError(
+            f"cannot be applied: {exc}", event.value or b""))
+    await ms.app.producer.flush()
 
 
-async def _in_transaction(what: str, work) -> None:
-    delay = 0.05
-    while True:
-        try:
-            async with engine().begin() as conn:
-                await work(conn)
-            return
-        except (DBAPIError, settlement.SettlementError) as exc:
-            log.warning("%s failed, retrying in %.2fs: %s", what, delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+async def _apply_halts(conn, halts: Sequence) -> None:
+    for h in halts:
+        await settlement.apply_halt(conn, h.symbol, h.halted, h.ts, h.until_ts)
 
 
 @ms.app.agent(ms.trades, name="settle-trades")
 async def settle_trades(stream):
     async for events in stream.take_events(MAX_BATCH, within=BATCH_WITHIN_S):
-        trades = await _decode_all(events, TRADE, "trades")
-        await _in_transaction("trade settlement",
-                              lambda conn: settlement.settle_trades(conn, trades))
-        await ms.app.producer.flush()
+        await _settle(events, TRADE, "trades", "trade settlement", settlement.settle_trades)
 
 
 @ms.app.agent(ms.order_events, name="settle-order-events")
 async def settle_order_events(stream):
     async for events in stream.take_events(MAX_BATCH, within=BATCH_WITHIN_S):
-        records = await _decode_all(events, ORDER_EVENT, "order-events")
-        await _in_transaction("reservation release",
-                              lambda conn: settlement.release_remainders(conn, records))
-        await ms.app.producer.flush()
+        await _settle(events, ORDER_EVENT, "order-events", "reservation release",
+                      settlement.release_remainders)
 
 
 @ms.app.agent(ms.halts, name="record-halts")
 async def record_halts(stream):
     async for events in stream.take_events(100, within=0.01):
-        halts = await _decode_all(events, HALT, "halts")
-
-        async def work(conn):
-            for h in halts:
-                await settlement.apply_halt(conn, h.symbol, h.halted, h.ts, h.until_ts)
-        await _in_transaction("halt record", work)
-        await ms.app.producer.flush()
+        await _settle(events, HALT, "halts", "halt record", _apply_halts)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from streams import gate  # noqa: F401  (registers the agent)
-from streams.app import app
+from streams import gate, matcher, settlement  # noqa: F401  (registers the agents)
+from streams.app import app, settings
 
 
 def main(argv: list[str] | None = None) -> None:
-    sys.argv = ["matchstream-worker", "worker", "--loglevel", "info", *(argv or [])]
+    (settings.home / "faust").mkdir(parents=True, exist_ok=True)
+    # the worker command enables Faust's web server by default; we serve HTTP from api/
+    sys.argv = ["matchstream-worker", "worker", "--without-web", "--loglevel", "info",
+                *(argv or [])]
     app.main()
 
 

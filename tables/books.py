@@ -22,6 +22,10 @@ class SnapshotTable(faust.Table):
         super().__init__(*args, **kwargs)
         self.partition_of: dict[bytes, int] = {}
 
+    def _serializer_from_type(self, typ: Any) -> str:
+        # snapshots are already bytes; Faust would otherwise decode them as JSON
+        return "raw"
+
     def partition_for_key(self, key: Any) -> int | None:
         partition = self.partition_of.get(key)
         return partition if partition is not None else super().partition_for_key(key)
@@ -30,8 +34,8 @@ class SnapshotTable(faust.Table):
 book_snapshots: SnapshotTable = app.tables.add(SnapshotTable(
     app,
     name="book-snapshots",
-    schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
-                        value_serializer="raw"),
+    key_type=bytes,
+    value_type=bytes,
     partitions=4,
     extra_topic_configs={"max.message.bytes": str(SNAPSHOT_MAX_BYTES)},
 ))

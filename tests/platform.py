@@ -16,6 +16,7 @@ from confluent_kafka import Consumer, Producer
 from sqlalchemy import Engine, text
 
 from infra import postgres, topics
+from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT, Settings
 from ledger import admin
 from ledger.db import make_engine
@@ -33,8 +34,7 @@ class Platform:
         topics.ensure_topics(self.settings, say=lambda *_: None)
         upgrade(url)
         self.db: Engine = make_engine(url)
-        self.producer = Producer({"bootstrap.servers": self.settings.kafka_bootstrap,
-                                  "linger.ms": 1})
+        self.producer = Producer(producer_config(self.settings))
         self.workers: list[subprocess.Popen] = []
         self.log_dir = base.home / "log" / "tests"
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -59,6 +59,11 @@ class Platform:
         proc.log_path = log  # type: ignore[attr-defined]
         self.workers.append(proc)
         return proc
+
+    def wait_ready(self, proc: subprocess.Popen, timeout: float = 90) -> None:
+        """Until the worker's log says Faust is ready (it has joined and recovered)."""
+        wait_for(lambda: b"[^Worker]: Ready" in proc.log_path.read_bytes(), timeout,
+                 "the worker to be ready", [proc.log_path])
 
     def kill_worker(self, proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
         if proc.poll() is None:

@@ -1,0 +1,61 @@
+"""Invariant 8: replay the `orders` topic through a fresh matcher, offline."""
+
+from __future__ import annotations
+
+import uuid
+
+from confluent_kafka import Consumer, TopicPartition
+
+from engine.events import Trade
+from engine.enums import Side
+from engine.spec import SymbolSpec
+from schemas.codec import MATCHER_COMMAND, DecodeError
+from streams.matcher_state import MatcherState
+
+
+def read_partitions(bootstrap: str, topic: str, timeout: float = 10.0) -> dict[int, list]:
+    """Every record of every partition, in offset order: {partition: [(offset, value)]}."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"replay-{uuid.uuid4()}",
+                         "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=timeout).topics[topic].partitions
+        out: dict[int, list] = {}
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+            out[p] = []
+            if high <= low:
+                continue
+            consumer.assign([TopicPartition(topic, p, low)])
+            while True:
+                msg = consumer.poll(timeout)
+                assert msg is not None, f"{topic}[{p}] stopped before offset {high}"
+                if msg.error():
+                    continue
+                out[p].append((msg.offset(), msg.value()))
+                if msg.offset() + 1 >= high:
+                    break
+        return out
+    finally:
+        consumer.close()
+
+
+def replay_orders(bootstrap: str, topic: str, specs: dict[str, SymbolSpec]):
+    """(trades by id, resting orders {order_id: remaining}) of a fresh matcher."""
+    state = MatcherState()
+    trades: dict[str, Trade] = {}
+    for partition, records in read_partitions(bootstrap, topic).items():
+        for offset, value in records:
+            record = MATCHER_COMMAND.decode(value)
+            if isinstance(record, DecodeError):
+                continue
+            symbol_state = state.get(record.symbol) or state.create(specs[record.symbol],
+                                                                    partition)
+            for event in state.apply(symbol_state, record, offset) or ():
+                if type(event) is Trade:
+                    trades[event.trade_id] = event
+    resting = {}
+    for symbol_state in state.symbols.values():
+        for side in (Side.BUY, Side.SELL):
+            for order in symbol_state.book.orders(side):
+                resting[order[1]] = order[0]
+    return trades, resting
