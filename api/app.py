@@ -1,4 +1,4 @@
-"""The Starlette app: its Kafka producer and database engine live in the lifespan."""
+"""The Starlette app: its Kafka producer, consumer and database engines live in the lifespan."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api import market, rest
 from api.health import health
 from infra.settings import load
 from ledger.db import make_async_engine
@@ -18,20 +19,29 @@ async def lifespan(app: Starlette):
     settings = load()
     app.state.settings = settings
     app.state.db = make_async_engine(settings.database_url)
+    # reads may go to a replica (CQRS); writes never do
     app.state.read_db = (make_async_engine(settings.read_database_url)
                          if settings.read_database_url else app.state.db)
+    await rest.start(app)
+    await market.start(app)
     try:
         yield
     finally:
+        await market.stop(app)
+        await rest.stop(app)
+        if app.state.read_db is not app.state.db:
+            await app.state.read_db.dispose()
         await app.state.db.dispose()
 
 
 async def index(request):
-    return JSONResponse({"service": "matchstream", "health": "/health"})
+    return JSONResponse({"service": "matchstream", "health": "/health",
+                         "openapi": "/openapi.json"})
 
 
 def create_app() -> Starlette:
-    return Starlette(routes=[Route("/", index), Route("/health", health)], lifespan=lifespan)
+    routes = [Route("/", index), Route("/health", health), *rest.routes, *market.routes]
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 app = create_app()

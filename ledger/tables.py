@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -143,4 +144,53 @@ adjustments = Table(
     Column("note", Text, nullable=False, server_default=""),
     Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
     CheckConstraint("amount <> 0", name="adjustment_not_zero"),
+)
+
+# How far each consumer has processed each partition: never ahead of what it applied,
+# so an offset beyond it reveals records the consumer never saw (streams/progress.py).
+consumer_progress = Table(
+    "consumer_progress",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("topic", String(200), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
+)
+
+# API credentials: only a SHA-256 of each token is stored.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.account_id")),  # NULL for admin
+    Column("is_admin", Boolean, nullable=False, server_default=text("false")),
+    Column("label", Text, nullable=False, server_default=""),
+    Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
+)
+
+# A retried POST /v1/orders with the same key answers with the first order's id.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("order_id", String(64), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
+)
+
+# Closed OHLCV candles, for history; live ones are in the workers' windowed tables.
+candles = Table(
+    "candles",
+    metadata,
+    Column("symbol", String(16), primary_key=True),
+    Column("interval", String(4), primary_key=True),  # 1m, 5m, 1h, 1d
+    Column("start_ms", BigInteger, primary_key=True),
+    Column("open", BigInteger, nullable=False),
+    Column("high", BigInteger, nullable=False),
+    Column("low", BigInteger, nullable=False),
+    Column("close", BigInteger, nullable=False),
+    Column("volume", BigInteger, nullable=False),
+    Column("trades", Integer, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
 )
