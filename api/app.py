@@ -41,7 +41,8 @@ async def index(request):
 
 def create_app() -> Starlette:
     routes = [Route("/", index), Route("/health", health), *rest.routes, *market.routes]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=rest.middleware,
+                     exception_handlers=rest.exception_handlers)
 
 
 app = create_app()

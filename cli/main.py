@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cli import ledger_commands
 
     ledger_commands.add_parsers(sub, _ledger)
+    from cli import token_commands
+
+    token_commands.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,221 @@
+"""Order entry and order queries: POST / DELETE produce to Kafka, GETs read the ledger."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+
+import msgspec
+from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from starlette.responses import JSONResponse
+
+from api import metrics
+from api.common import account_of, decode_cursor, json_body, limit, money, page, query_text
+from api.common import text_ok
+from api.errors import ApiError, bad_request, not_found, rejected
+from ledger.tables import idempotency_keys, orders, symbols, trades
+from risk.rules import SymbolRules, check_new_order
+from schemas.records import CancelRequest, Int64, NewOrderRequest
+
+STATUSES = ("ACCEPTED", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED")
+OPEN = ("ACCEPTED", "PARTIALLY_FILLED")
+
+
+class OrderBody(msgspec.Struct, forbid_unknown_fields=True):
+    symbol: str
+    side: str
+    quantity: Int64
+    order_type: str = "LIMIT"
+    tif: str = "GTC"
+    price: Int64 | None = None  # integer cents; leave out for MARKET
+    order_id: str | None = None  # a uuid4 hex is made when left out
+
+
+async def place_order(request):
+    """Place an order: validated like the gate does, then produced to order-requests.
+    ---
+    summary: Place an order (202 once Kafka has it; the gate still checks funds)
+    parameters:
+      - in: header
+        name: Idempotency-Key
+        required: false
+        schema: {type: string, maxLength: 128}
+        description: a retry with the same key and body answers with the same order id
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [symbol, side, quantity]
+            additionalProperties: false
+            properties:
+              symbol: {type: string}
+              side: {type: string, enum: [BUY, SELL]}
+              quantity: {type: integer, minimum: 1}
+              order_type: {type: string, enum: [LIMIT, MARKET]}
+              tif: {type: string, enum: [GTC, IOC, FOK]}
+              price: {type: integer, minimum: 1, description: limit price in cents}
+              order_id: {type: string, maxLength: 64}
+    responses:
+      202: {description: the order request is on Kafka; its id}
+      400: {description: malformed body or header}
+      409: {description: idempotency key reused with another body}
+      422: {description: "rejected (UNKNOWN_SYMBOL, BAD_QUANTITY, BAD_PRICE, OFF_TICK, ...)"}
+    """
+    account = await account_of(request)
+    body = await json_body(request, OrderBody)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not text_ok(key, 128):
+        raise bad_request("Idempotency-Key must be 1 to 128 printable characters")
+    order_id = body.order_id if body.order_id is not None else uuid.uuid4().hex
+    req = NewOrderRequest(order_id=order_id, account=account, symbol=body.symbol,
+                          side=body.side, quantity=body.quantity, order_type=body.order_type,
+                          tif=body.tif, price=body.price, ts=int(time.time() * 1000))
+    reason = check_new_order(req, await _rules(request.app.state.read_db, body.symbol), req.ts)
+    if reason is not None:
+        metrics.ORDERS.labels("rejected").inc()
+        metrics.REJECTIONS.labels(reason.value).inc()
+        raise rejected(reason)
+    producer = request.app.state.order_producer
+    replayed = False
+    if key is None:
+        await producer.send(account, req)
+    else:
+        digest = hashlib.sha256(msgspec.json.encode(body)).hexdigest()
+        async with request.app.state.db.begin() as conn:
+            stored = (await conn.execute(
+                insert(idempotency_keys).values(account_id=account, key=key, order_id=order_id,
+                                                request_hash=digest)
+                .on_conflict_do_nothing().returning(idempotency_keys.c.order_id))).first()
+            if stored is None:  # a retry: the first request's transaction has committed
+                first = (await conn.execute(
+                    select(idempotency_keys.c.order_id, idempotency_keys.c.request_hash).where(
+                        idempotency_keys.c.account_id == account,
+                        idempotency_keys.c.key == key))).one()
+                if first.request_hash != digest:
+                    raise ApiError(409, "IDEMPOTENCY_KEY_REUSED",
+                                   "this Idempotency-Key was used with another request body")
+                order_id, replayed = first.order_id, True
+            else:  # commit the key only once Kafka has the order
+                await producer.send(account, req)
+    metrics.ORDERS.labels("replayed" if replayed else "accepted").inc()
+    return JSONResponse({"order_id": order_id, "status": "NEW", "replayed": replayed},
+                        status_code=202, headers={"Location": f"/v1/orders/{order_id}"})
+
+
+async def cancel_order(request):
+    """Ask to cancel one of the caller's orders.
+    ---
+    summary: Cancel an order (202 once the cancel request is on Kafka)
+    parameters:
+      - {in: path, name: order_id, required: true, schema: {type: string}}
+    responses:
+      202: {description: cancel requested}
+      404: {description: no such order of this account}
+      409: {description: "the order is already filled, cancelled or rejected"}
+    """
+    account = await account_of(request)
+    order_id = request.path_params["order_id"]
+    row = await _own_order(request, account, order_id)
+    if row.status not in OPEN:
+        raise ApiError(409, "ORDER_NOT_OPEN", f"the order is {row.status}")
+    await request.app.state.order_producer.send(
+        account, CancelRequest(order_id=order_id, account=account, ts=int(time.time() * 1000)))
+    metrics.CANCELS.inc()
+    return JSONResponse({"order_id": order_id, "status": "CANCEL_REQUESTED"}, status_code=202)
+
+
+async def list_orders(request):
+    """The caller's orders, newest first.
+    ---
+    summary: List the caller's orders
+    parameters:
+      - in: query
+        name: status
+        schema: {type: string, enum: [OPEN, ACCEPTED, PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED]}
+      - {in: query, name: symbol, schema: {type: string}}
+      - {in: query, name: limit, schema: {type: integer, minimum: 1, maximum: 500}}
+      - {in: query, name: cursor, schema: {type: string}}
+    responses:
+      200: {description: "items and next_cursor (null on the last page)"}
+      400: {description: bad filter or cursor}
+    """
+    account = await account_of(request)
+    status = query_text(request, "status")
+    if status is not None and status != "OPEN" and status not in STATUSES:
+        raise bad_request(f"status must be OPEN or one of {', '.join(STATUSES)}")
+    symbol = query_text(request, "symbol", 16)
+    size, cursor = limit(request), decode_cursor(request)
+    query = select(orders).where(orders.c.account_id == account)
+    if status is not None:
+        query = query.where(orders.c.status.in_(OPEN if status == "OPEN" else (status,)))
+    if symbol is not None:
+        query = query.where(orders.c.symbol == symbol)
+    if cursor is not None:
+        query = query.where(tuple_(orders.c.created_ms, orders.c.order_id) < tuple_(*cursor))
+    query = query.order_by(orders.c.created_ms.desc(), orders.c.order_id.desc()).limit(size + 1)
+    async with request.app.state.read_db.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return JSONResponse(page([order_view(r) for r in rows], size, "created_ms", "order_id"))
+
+
+async def get_order(request):
+    """One of the caller's orders with its fills.
+    ---
+    summary: An order and its fills
+    parameters:
+      - {in: path, name: order_id, required: true, schema: {type: string}}
+    responses:
+      200: {description: the order}
+      404: {description: no such order of this account}
+    """
+    account = await account_of(request)
+    row = await _own_order(request, account, request.path_params["order_id"])
+    query = (select(trades).where(or_(
+        and_(trades.c.buy_order_id == row.order_id, trades.c.buyer == account),
+        and_(trades.c.sell_order_id == row.order_id, trades.c.seller == account)))
+        .order_by(trades.c.symbol, trades.c.seq))
+    async with request.app.state.read_db.connect() as conn:
+        fills = (await conn.execute(query)).all()
+    return JSONResponse({**order_view(row), "fills": [
+        {"trade_id": t.trade_id, "seq": t.seq, "price": money(t.price), "quantity": t.quantity,
+         "liquidity": "TAKER" if t.aggressor == row.side else "MAKER",
+         "executed_ms": t.executed_ms} for t in fills]})
+
+
+def order_view(r) -> dict:
+    return {"order_id": r.order_id, "symbol": r.symbol, "side": r.side,
+            "order_type": r.order_type, "tif": r.tif, "quantity": r.quantity,
+            "price": money(r.price) if r.price is not None else None,
+            "filled_quantity": r.filled_quantity, "cancelled_quantity": r.cancelled_quantity,
+            "remaining_quantity": r.quantity - r.filled_quantity - r.cancelled_quantity,
+            "status": r.status, "reject_reason": r.reject_reason,
+            "reserved_cash": money(r.reserved_cash), "reserved_quantity": r.reserved_quantity,
+            "created_ms": r.created_ms, "updated_ms": r.updated_ms}
+
+
+async def _own_order(request, account: str, order_id: str):
+    """The order if it is the caller's; otherwise 404, whether or not it exists."""
+    if not text_ok(order_id, 64):
+        raise not_found("order")
+    async with request.app.state.read_db.connect() as conn:
+        row = (await conn.execute(select(orders).where(
+            orders.c.order_id == order_id, orders.c.account_id == account))).first()
+    if row is None:
+        raise not_found("order")
+    return row
+
+
+async def _rules(db, symbol: str) -> SymbolRules | None:
+    if not text_ok(symbol, 16):
+        return None
+    async with db.connect() as conn:
+        row = (await conn.execute(select(
+            symbols.c.symbol, symbols.c.tick_size, symbols.c.lot_size,
+            symbols.c.max_order_quantity, symbols.c.shares_outstanding,
+            symbols.c.reference_price, symbols.c.halted_until_ms)
+            .where(symbols.c.symbol == symbol))).first()
+    return SymbolRules(*row) if row else None
