@@ -10,6 +10,7 @@ from typing import Annotated
 
 import msgspec
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from starlette.responses import JSONResponse
 
 from api.auth import issue_token
@@ -70,10 +71,15 @@ async def create_account(request):
     body = await json_body(request, NewAccount)
     if not valid_id(body.account_id) or not _printable(body.name):
         raise ApiError(422, "BAD_ACCOUNT_ID", "account id must be 1 to 64 printable characters")
-    engine = request.app.state.ledger_engine
-    if not await asyncio.to_thread(ledger.create_account, engine, body.account_id, body.name):
+    # not ledger.create_account: its rowcount test says False on psycopg 3 even when it inserts
+    async with request.app.state.db.begin() as conn:
+        made = (await conn.execute(insert(accounts).values(
+            account_id=body.account_id, name=body.name).on_conflict_do_nothing()
+            .returning(accounts.c.account_id))).first()
+    if made is None:
         raise ApiError(409, "ACCOUNT_EXISTS", f"account {body.account_id!r} exists")
-    token = await asyncio.to_thread(issue_token, engine, body.account_id, False, "api")
+    token = await asyncio.to_thread(issue_token, request.app.state.ledger_engine,
+                                    body.account_id, False, "api")
     return JSONResponse({"account_id": body.account_id, "token": token}, status_code=201)
 
 
@@ -159,16 +165,16 @@ async def add_symbol(request):
     """
     await require_admin(request)
     b = await json_body(request, NewSymbol)
-    if not _printable(b.name) or not b.symbol.isascii():
+    if not _printable(b.name) or not (b.symbol.isascii() and b.symbol.isprintable()):
         raise ApiError(422, "BAD_SYMBOL", "symbol must be ASCII letters or digits, name printable")
+    if await _symbol_exists(request, b.symbol):
+        raise ApiError(409, "SYMBOL_EXISTS", f"symbol {b.symbol!r} exists")
     try:
-        created = await asyncio.to_thread(
+        await asyncio.to_thread(
             ledger.add_symbol, request.app.state.ledger_engine, b.symbol, b.shares_outstanding,
             b.reference_price, b.tick_size, b.lot_size, b.max_order_quantity, b.name)
     except ledger.LedgerError as exc:
         raise ApiError(422, "BAD_SYMBOL", str(exc)) from None
-    if not created:
-        raise ApiError(409, "SYMBOL_EXISTS", f"symbol {b.symbol!r} exists")
     async with request.app.state.db.connect() as conn:
         row = (await conn.execute(select(symbols).where(symbols.c.symbol == b.symbol))).one()
     return JSONResponse(symbol_view(row), status_code=201)
@@ -185,6 +191,13 @@ async def admin_symbols(request):
     async with request.app.state.read_db.connect() as conn:
         rows = (await conn.execute(select(symbols).order_by(symbols.c.symbol))).all()
     return JSONResponse({"items": [symbol_view(r) for r in rows]})
+
+
+async def _symbol_exists(request, symbol: str) -> bool:
+    # ledger.add_symbol's True/False is unreliable on psycopg 3 (rowcount): look first
+    async with request.app.state.db.connect() as conn:
+        return (await conn.execute(select(symbols.c.symbol)
+                                   .where(symbols.c.symbol == symbol))).first() is not None
 
 
 def _printable(text: str) -> bool:

@@ -1,0 +1,88 @@
+"""Admin endpoints, the token CLI, /openapi.json and /metrics."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from infra.settings import REPO_ROOT
+from tests.integration.test_api_support import api, auth, error_code  # noqa: F401
+
+
+def test_admin_accounts_adjustments_symbols(platform, api):  # noqa: F811
+    p = platform
+    admin = auth(p, None)
+    made = api.post("/v1/admin/accounts", json={"account_id": "dave", "name": "Dave"},
+                    headers=admin)
+    assert made.status_code == 201, made.text
+    dave = {"Authorization": f"Bearer {made.json()['token']}"}
+    assert api.get("/v1/portfolio", headers=dave).json()["cash"] == {"cents": 0, "amount": "0.00"}
+    again = api.post("/v1/admin/accounts", json={"account_id": "dave"}, headers=admin)
+    assert (again.status_code, error_code(again)) == (409, "ACCOUNT_EXISTS")
+
+    sym = api.post("/v1/admin/symbols", headers=admin, json={
+        "symbol": "ACME", "shares_outstanding": 1_000_000, "reference_price": 15_000,
+        "tick_size": 5})
+    assert sym.status_code == 201 and sym.json()["reference_price"]["amount"] == "150.00"
+    assert error_code(api.post("/v1/admin/symbols", headers=admin, json={
+        "symbol": "ACME", "shares_outstanding": 1, "reference_price": 5})) == "SYMBOL_EXISTS"
+    assert error_code(api.post("/v1/admin/symbols", headers=admin, json={
+        "symbol": "BAD", "shares_outstanding": 1, "reference_price": 7,
+        "tick_size": 5})) == "BAD_SYMBOL"
+    listed = api.get("/v1/admin/symbols", headers=admin).json()["items"]
+    assert [s["symbol"] for s in listed] == ["ACME"]
+
+    url = "/v1/admin/accounts/dave/adjustments"
+    deposit = {"asset": "CASH", "amount": 250_000, "reference": "dep-1"}
+    assert api.post(url, json=deposit, headers=admin).json()["available"] == 250_000
+    retry = api.post(url, json=deposit, headers=admin).json()   # same reference: applied once
+    assert retry["available"] == 250_000 and retry["replayed"] is True
+    reused = api.post(url, json={**deposit, "amount": 1}, headers=admin)
+    assert (reused.status_code, error_code(reused)) == (409, "REFERENCE_REUSED")
+    out = api.post(url, json={"asset": "CASH", "amount": -50_000, "reference": "wd-1"},
+                   headers=admin)
+    assert out.json()["available"] == 200_000
+    too_much = api.post(url, json={"asset": "CASH", "amount": -200_001, "reference": "wd-2"},
+                        headers=admin)
+    assert (too_much.status_code, error_code(too_much)) == (422, "INSUFFICIENT_FUNDS")
+    shares = api.post(url, json={"asset": "ACME", "amount": 10, "reference": "sh-1"},
+                      headers=admin)
+    assert shares.json()["available"] == 10
+    assert error_code(api.post(url, json={"asset": "NOPE", "amount": 1, "reference": "x"},
+                               headers=admin)) == "UNKNOWN_SYMBOL"
+    assert error_code(api.post(url, json={"asset": "CASH", "amount": 0, "reference": "z"},
+                               headers=admin)) == "BAD_AMOUNT"
+    missing = api.post("/v1/admin/accounts/nobody/adjustments", json=deposit, headers=admin)
+    assert (missing.status_code, error_code(missing)) == (404, "NOT_FOUND")
+    # the same reference on another account is another adjustment
+    api.post("/v1/admin/accounts", json={"account_id": "erin"}, headers=admin)
+    assert api.post("/v1/admin/accounts/erin/adjustments", json=deposit,
+                    headers=admin).json() == {"account_id": "erin", "asset": "CASH",
+                                              "available": 250_000, "replayed": False}
+    folio = api.get("/v1/portfolio", headers=dave).json()
+    assert folio["cash"]["amount"] == "2000.00"
+    assert folio["holdings"][0]["last_price"]["amount"] == "150.00"
+    assert p.scalar("SELECT count(*) FROM adjustments") == 4
+    p.assert_reconciled()
+
+
+def test_token_cli_openapi_and_metrics(platform, api):  # noqa: F811
+    platform.account("frank")
+    env = platform.env()
+    run = [sys.executable, "-m", "cli.main", "token"]
+    token = subprocess.run([*run, "frank"], cwd=REPO_ROOT, env=env, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    assert api.get("/v1/orders", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    admin = subprocess.run([*run, "--admin"], cwd=REPO_ROOT, env=env, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    assert api.get("/v1/admin/symbols",
+                   headers={"Authorization": f"Bearer {admin}"}).status_code == 200
+    assert subprocess.run([*run, "nobody"], cwd=REPO_ROOT, env=env,
+                          capture_output=True).returncode != 0
+
+    doc = api.get("/openapi.json").json()
+    assert doc["openapi"].startswith("3.") and "/v1/orders" in doc["paths"]
+    assert {"get", "post"} <= set(doc["paths"]["/v1/orders"])
+    metrics = api.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert "matchstream_api_request_seconds" in metrics.text
