@@ -1,0 +1,147 @@
+"""Candles agent on `trades`: OHLCV per symbol for 1m, 5m, 1h and 1d, by trade time.
+
+The arithmetic is engine/candles.py (pure). State lives in a changelog-backed table
+keyed by symbol (tables/candles.py): a Faust windowed table would not do here, because
+its windows are closed and its late records judged by Faust's own clock and
+relative_to machinery over a typed value, while our trades are raw bytes whose
+duplicates must be recognised by `seq` (a replay after a crash) — so the tumbling
+windows, the grace for late trades and the dedupe are explicit, and the table holds each
+symbol's open windows.
+
+Per batch: apply the trades, upsert candles that closed into PostgreSQL, write the
+touched symbols' state (and the agent's position) to the changelog and wait for it,
+publish every changed candle on `candles`, flush; only then is the batch acknowledged.
+A replay after a crash is harmless: trades whose seq a candle already counted are
+skipped, the upsert keeps the row with the highest last_seq.
+
+A timer also persists candles whose window has ended by the wall clock (plus grace)
+though no later trade has closed them yet (an idle symbol); they stay open, so a late
+or replayed trade still lands and the row is updated again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from sqlalchemy import text
+
+from engine.candles import GRACE_MS, SymbolCandles, public
+from schemas.codec import TRADE, DecodeError
+from streams import app as ms
+from streams.progress import PositionGuard
+from streams.resilient import transaction
+from tables.candles import open_candles, position_key
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 2000
+BATCH_WITHIN_S = 0.005
+PERSIST_EVERY_S = 1.0
+
+_states: dict[str, SymbolCandles] = {}
+_persisted: dict[tuple[str, str, int], int] = {}  # candle -> last_seq already in PostgreSQL
+
+_UPSERT = text(
+    "INSERT INTO candles (symbol, interval, start_ms, open, high, low, close, volume, trades, "
+    "last_seq) VALUES (:symbol, :interval, :start_ms, :open, :high, :low, :close, :volume, "
+    ":trades, :last_seq) ON CONFLICT (symbol, interval, start_ms) DO UPDATE SET "
+    "open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, "
+    "volume = excluded.volume, trades = excluded.trades, last_seq = excluded.last_seq "
+    "WHERE candles.last_seq < excluded.last_seq")
+
+
+async def _load_positions(keys: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    found = {key: open_candles.data.get(position_key(key[1])) for key in keys}
+    return {key: int(value) for key, value in found.items() if value is not None}
+
+
+guard = PositionGuard("candles", _load_positions)
+
+
+def _state(symbol: str) -> SymbolCandles:
+    found = _states.get(symbol)
+    if found is None:
+        raw = open_candles.data.get(symbol.encode())
+        found = _states[symbol] = SymbolCandles(symbol, json.loads(raw) if raw else None)
+    return found
+
+
+async def _upsert(candles: list[dict]) -> None:
+    if not candles:
+        return
+
+    async def work(conn):
+        await conn.execute(_UPSERT, [{k: c[k] for k in (
+            "symbol", "interval", "start_ms", "open", "high", "low", "close", "volume",
+            "trades", "last_seq")} for c in candles])
+
+    await transaction("candle upsert", work)
+    for c in candles:
+        _persisted[(c["symbol"], c["interval"], c["start_ms"])] = c["last_seq"]
+
+
+@ms.app.agent(ms.trades, name="candles")
+async def build_candles(stream):
+    async for batch in stream.take_events(MAX_BATCH, within=BATCH_WITHIN_S):
+        events = await guard.admit(ms.app.consumer, batch)
+        if not events:
+            continue
+        touched: dict[str, int] = {}
+        changed: dict[tuple[str, str, int], dict] = {}
+        closed: list[dict] = []
+        for event in events:
+            trade = TRADE.decode(event.value)
+            if isinstance(trade, DecodeError):
+                continue  # settlement dead-letters it; nothing to count
+            state = _state(trade.symbol)
+            updated, done = state.apply(trade.price, trade.quantity, trade.seq, trade.ts)
+            touched[trade.symbol] = event.message.partition
+            for c in updated:
+                changed[(c["symbol"], c["interval"], c["start_ms"])] = c
+            for c in done:
+                closed.append(c)
+                changed[(c["symbol"], c["interval"], c["start_ms"])] = c
+        closed_keys = {(c["symbol"], c["interval"], c["start_ms"]) for c in closed}
+        await _upsert(closed)  # before the state forgets them
+        deliveries = []
+        for symbol, partition in touched.items():
+            deliveries.append(await open_candles.write(
+                symbol.encode(), json.dumps(_states[symbol].state).encode(), partition))
+        for (_, partition), position in PositionGuard.positions(events).items():
+            deliveries.append(await open_candles.write(
+                position_key(partition), str(position).encode(), partition))
+        for key, c in changed.items():
+            await ms.candles.send(key=key[0].encode(), value=json.dumps(
+                public(c, closed=key in closed_keys)).encode())
+        await ms.app.producer.flush()
+        for delivery in deliveries:
+            await delivery
+        for key in closed_keys:
+            _persisted.pop(key, None)
+
+
+@ms.app.timer(PERSIST_EVERY_S)
+async def persist_ended_candles() -> None:
+    """Upsert candles whose window ended (wall clock + grace) but are not closed yet."""
+    now = int(time.time() * 1000)
+    due = []
+    for key, raw in list(open_candles.data.items()):
+        if key.startswith(b"\x00"):
+            continue
+        symbol = key.decode()
+        state = _states.get(symbol) or SymbolCandles(symbol, json.loads(raw))
+        for c in state.state["open"].values():
+            ck = (c["symbol"], c["interval"], c["start_ms"])
+            if c["end_ms"] + GRACE_MS <= now and _persisted.get(ck) != c["last_seq"]:
+                due.append(dict(c))
+    if due:
+        await _upsert(due)
+        log.info("candles: persisted %d ended candles", len(due))
+
+
+@ms.app.on_partitions_revoked.connect
+async def _on_revoked(app, revoked, **kwargs) -> None:
+    guard.forget()
+    _states.clear()
