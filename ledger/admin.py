@@ -23,9 +23,10 @@ def create_account(engine: Engine, account_id: str, name: str = "") -> bool:
     if not account_id or len(account_id) > 64:
         raise LedgerError(f"account id must be 1 to 64 characters, found {account_id!r}")
     with engine.begin() as conn:
+        # rowcount is not reliable for ON CONFLICT DO NOTHING under psycopg 3: ask RETURNING
         result = conn.execute(insert(accounts).values(account_id=account_id, name=name)
-                              .on_conflict_do_nothing())
-        return result.rowcount == 1
+                              .on_conflict_do_nothing().returning(accounts.c.account_id))
+        return result.first() is not None
 
 
 def add_symbol(engine: Engine, symbol: str, shares_outstanding: int, reference_price: int,
@@ -45,8 +46,9 @@ def add_symbol(engine: Engine, symbol: str, shares_outstanding: int, reference_p
         result = conn.execute(insert(symbols).values(
             symbol=symbol, name=name, shares_outstanding=shares_outstanding,
             reference_price=reference_price, tick_size=tick_size, lot_size=lot_size,
-            max_order_quantity=max_order_quantity).on_conflict_do_nothing())
-        return result.rowcount == 1
+            max_order_quantity=max_order_quantity).on_conflict_do_nothing()
+            .returning(symbols.c.symbol))
+        return result.first() is not None
 
 
 def adjust(engine: Engine, account_id: str, asset: str, amount: int,

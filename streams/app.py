@@ -34,7 +34,6 @@ app = faust.App(
     # a killed worker's partitions move on after this long (Faust's default is 60 s)
     broker_session_timeout=10,
     broker_heartbeat_interval=1,
-    stream_wait_empty=False,
     producer_linger_ms=1,
     producer_max_request_size=64 * 1024 * 1024,  # book snapshots (tables/books.py)
     consumer_max_fetch_size=64 * 1024 * 1024,

@@ -7,17 +7,26 @@ import time
 from schemas.codec import DecodeError, encode
 from streams import app as ms
 from streams.dead_letter import dead_letter
+from ledger.progress import load_positions, store_positions
 from streams.gate_logic import GateOutput, RawRecord, process_batch
-from streams.resilient import apply_batch
+from streams.progress import PositionGuard
+from streams.resilient import apply_batch, transaction
 
 MAX_BATCH = 500
 BATCH_WITHIN_S = 0.002
 
 
+guard = PositionGuard("gate", lambda keys: transaction(
+    "gate position", lambda conn: load_positions(conn, "gate", keys)))
+
+
 @ms.app.agent(ms.order_requests, name="gate")
 async def gate(stream):
     topic = ms.settings.topic("order-requests")
-    async for events in stream.take_events(MAX_BATCH, within=BATCH_WITHIN_S):
+    async for batch in stream.take_events(MAX_BATCH, within=BATCH_WITHIN_S):
+        events = await guard.admit(ms.app.consumer, batch)
+        if not events:
+            continue
         records = [RawRecord(e.key, e.value, e.message.partition, e.message.offset)
                    for e in events]
         now_ms = int(time.time() * 1000)
@@ -31,6 +40,13 @@ async def gate(stream):
             await ms.dead_letters.send(key=topic.encode(), value=encode(letter))
         # the batch is acknowledged when this body returns: deliver its outputs first
         await ms.app.producer.flush()
+        await transaction("gate position", lambda conn: store_positions(
+            conn, "gate", guard.positions(events)))
+
+
+@ms.app.on_partitions_revoked.connect
+async def _on_revoked(app, revoked, **kwargs) -> None:
+    guard.forget()
 
 
 async def _send(out: GateOutput, topic: str) -> None:

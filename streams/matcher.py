@@ -15,9 +15,9 @@ from streams.matcher_state import MatcherState, SymbolState
 from streams.publish import quote_for, records_for
 from ledger.specs import load_spec
 from schemas.codec import MATCHER_COMMAND, DecodeError, encode
-from schemas.records import AcceptedCancel
 from streams.dead_letter import dead_letter
-from tables.books import book_snapshots
+from streams.progress import PositionGuard
+from tables.books import book_snapshots, position_key
 
 log = logging.getLogger(__name__)
 
@@ -29,35 +29,52 @@ _pending: list = []  # events processed but not yet acknowledged
 _checkpoint_lock = asyncio.Lock()
 
 
+async def _load_positions(keys: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    found = {key: book_snapshots.data.get(position_key(key[1])) for key in keys}
+    return {key: int(value) for key, value in found.items() if value is not None}
+
+
+guard = PositionGuard("matcher", _load_positions)
+
+
 @ms.app.agent(ms.orders, name="matcher")
 async def matcher(stream):
-    topic = ms.settings.topic("orders")
     async for event in stream.noack().events():
-        message = event.message
-        record = MATCHER_COMMAND.decode(event.value)
-        problem = record if isinstance(record, DecodeError) else None
-        if problem is None:
-            symbol_state = await _symbol_state(record.symbol, message.partition)
-            if symbol_state is None:
-                problem = DecodeError(f"unknown symbol {record.symbol!r}", event.value)
-            else:
-                try:
-                    events = state.apply(symbol_state, record, message.offset)
-                except ValueError as exc:
-                    problem = DecodeError(f"not a valid command: {exc}", event.value)
-                else:
-                    if events:
-                        await _publish(symbol_state, events, isinstance(record, AcceptedCancel))
-        if problem is not None:
-            letter = dead_letter(problem, topic, message.partition, message.offset, event.key)
-            await ms.dead_letters.send(key=topic.encode(), value=encode(letter))
-        _pending.append(event)
+        if not await guard.admit(ms.app.consumer, [event]):
+            event.ack()  # it comes again after the seek back
+            continue
+        # a checkpoint must not see a command applied whose records are not all sent yet
+        async with _checkpoint_lock:
+            await _handle(event)
+            _pending.append(event)
         if len(_pending) >= CHECKPOINT_EVERY:
             await checkpoint()
 
 
-async def _publish(symbol_state: SymbolState, events: list, is_cancel: bool) -> None:
-    for name, key, value in records_for(events, is_cancel):
+async def _handle(event) -> None:
+    topic = ms.settings.topic("orders")
+    message = event.message
+    record = MATCHER_COMMAND.decode(event.value)
+    problem = record if isinstance(record, DecodeError) else None
+    if problem is None:
+        symbol_state = await _symbol_state(record.symbol, message.partition)
+        if symbol_state is None:
+            problem = DecodeError(f"unknown symbol {record.symbol!r}", event.value)
+        else:
+            try:
+                events = state.apply(symbol_state, record, message.offset)
+            except ValueError as exc:
+                problem = DecodeError(f"not a valid command: {exc}", event.value)
+            else:
+                if events:
+                    await _publish(symbol_state, events)
+    if problem is not None:
+        letter = dead_letter(problem, topic, message.partition, message.offset, event.key)
+        await ms.dead_letters.send(key=topic.encode(), value=encode(letter))
+
+
+async def _publish(symbol_state: SymbolState, events: list) -> None:
+    for name, key, value in records_for(events):
         await ms.BY_NAME[name].send(key=key, value=value)
     quote = quote_for(symbol_state.book, events)
     if quote is not None:
@@ -93,11 +110,14 @@ async def checkpoint() -> None:
             return
         events, _pending = _pending, []
         snapshots = state.take_dirty_snapshots()
-        for symbol, partition, blob in snapshots:
-            key = symbol.encode()
-            book_snapshots.partition_of[key] = partition
-            book_snapshots[key] = blob
+        deliveries = [await book_snapshots.write(symbol.encode(), blob, partition)
+                      for symbol, partition, blob in snapshots]
+        for (_, partition), position in PositionGuard.positions(events).items():
+            deliveries.append(await book_snapshots.write(
+                position_key(partition), str(position).encode(), partition))
         await ms.app.producer.flush()
+        for delivery in deliveries:
+            await delivery  # acknowledged by the broker: only now may the input be acked
         log.debug("matcher: checkpoint of %d commands, %d snapshots", len(events), len(snapshots))
         for event in events:
             event.ack()
@@ -108,6 +128,7 @@ async def _on_revoked(app, revoked, **kwargs) -> None:
     """After a rebalance Faust replays every partition from its committed offset, so
     the books of revoked partitions are dropped and restored from their snapshots."""
     lost = {tp.partition for tp in revoked if tp.topic == ms.settings.topic("orders")}
+    guard.forget()
     if lost:
         state.forget_partitions(lost)
         _pending[:] = [e for e in _pending if e.message.partition not in lost]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.enums import CommandKind
 from engine.events import (Cancelled, Filled, Halted, LevelChanged, PartiallyFilled, Rejected,
                            Resumed, Trade)
 from schemas.codec import encode
@@ -29,7 +30,7 @@ def quote_for(book, events: list) -> tuple[str, bytes, bytes] | None:
     return (QUOTES, book.symbol.encode(), encode(rec))
 
 
-def records_for(events: list, is_cancel: bool) -> list[tuple[str, bytes, bytes]]:
+def records_for(events: list) -> list[tuple[str, bytes, bytes]]:
     """(topic, key, value) for every event worth publishing, in event order."""
     out = []
     for ev in events:
@@ -49,8 +50,8 @@ def records_for(events: list, is_cancel: bool) -> list[tuple[str, bytes, bytes]]
                                     remaining=ev.remaining))
         elif kind is Rejected:
             # a refused cancel says nothing about the order itself
-            out.append(_order_event(ev, "CANCEL_REJECTED" if is_cancel else "REJECTED",
-                                    reason=str(ev.reason)))
+            status = "REJECTED" if ev.command is CommandKind.NEW else "CANCEL_REJECTED"
+            out.append(_order_event(ev, status, reason=str(ev.reason)))
         elif kind is Halted:
             rec = Halt(symbol=ev.symbol, halted=True, ts=ev.ts, until_ts=ev.halted_until,
                        reference_price=ev.reference_price, attempted_price=ev.attempted_price)

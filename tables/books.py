@@ -2,12 +2,15 @@
 
 A snapshot is written to the changelog partition of its symbol's `orders` partition,
 so a worker that takes over that partition restores exactly the books it now owns.
-The matcher writes snapshots from a timer, outside any event, so the partition comes
-from what the matcher recorded for the symbol rather than from the current event.
+The matcher writes snapshots from a timer, outside any event, and must know when the
+broker has them: `write` sends to the changelog itself and returns the delivery
+future (a plain table assignment goes through Faust's buffer, whose flush can return
+before the record is sent).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import faust
@@ -17,18 +20,20 @@ from streams.app import app
 SNAPSHOT_MAX_BYTES = 64 * 1024 * 1024  # a deep book's compressed snapshot
 
 
-class SnapshotTable(faust.Table):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.partition_of: dict[bytes, int] = {}
+def position_key(partition: int) -> bytes:
+    """Key of the matcher's position in an `orders` partition (never a symbol: NUL)."""
+    return b"\x00position:%d" % partition
 
+
+class SnapshotTable(faust.Table):
     def _serializer_from_type(self, typ: Any) -> str:
         # snapshots are already bytes; Faust would otherwise decode them as JSON
         return "raw"
 
-    def partition_for_key(self, key: Any) -> int | None:
-        partition = self.partition_of.get(key)
-        return partition if partition is not None else super().partition_for_key(key)
+    async def write(self, key: bytes, value: bytes, partition: int) -> Awaitable:
+        """Store locally and send to the changelog; await the result for delivery."""
+        self.data[key] = value
+        return await self.changelog_topic.send(key=key, value=value, partition=partition)
 
 
 book_snapshots: SnapshotTable = app.tables.add(SnapshotTable(
