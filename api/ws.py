@@ -1,0 +1,170 @@
+"""/v1/ws: the WebSocket market data feed.
+
+Client -> server (JSON text):
+  {"action": "auth", "token": "..."}                      (or ?token=... on connect)
+  {"action": "subscribe", "channels": ["ticker:AAPL", "trades:AAPL", "book:AAPL",
+                                        "candles:AAPL:1m", "halts:AAPL", "orders"]}
+  {"action": "unsubscribe", "channels": [...]}
+  {"action": "ping"}
+Server -> client:
+  {"type": "subscribed", "channel": C} then {"type": "snapshot", "channel": C, "data": ...}
+  {"type": "update", "channel": C, "data": ...}
+  {"type": "unsubscribed", "channel": C}, {"type": "authenticated", "account": A},
+  {"type": "pong"}
+  {"type": "error", "code": "unknown_channel" | "unknown_symbol" | "unauthorized" |
+                            "bad_request", "message": ..., "channel": C (if any)}
+A client too slow to keep up with its bounded queue is closed with code 4008.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from api.auth import principal_for
+from api.feed import CANDLE_INTERVALS, SLOW_CLOSE_CODE, Subscriber
+
+log = logging.getLogger(__name__)
+
+PUBLIC_KINDS = ("ticker", "trades", "book", "halts")
+
+
+class ChannelError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def parse_channel(market, channel: str, account: str | None) -> tuple[str, str]:
+    """(subscription key, channel name) or ChannelError."""
+    if not isinstance(channel, str):
+        raise ChannelError("unknown_channel", "a channel is a string")
+    if channel == "orders":
+        if account is None:
+            raise ChannelError("unauthorized", "the orders channel needs an account token "
+                                               "(?token=... or {\"action\": \"auth\"})")
+        return "orders:" + account, "orders"
+    parts = channel.split(":")
+    kind = parts[0]
+    if kind in PUBLIC_KINDS and len(parts) == 2 and parts[1]:
+        symbol = parts[1]
+    elif kind == "candles" and len(parts) == 3 and parts[1]:
+        symbol = parts[1]
+        if parts[2] not in CANDLE_INTERVALS:
+            raise ChannelError("unknown_channel", f"unknown candle interval {parts[2]!r}; "
+                               f"one of {', '.join(CANDLE_INTERVALS)}")
+    else:
+        raise ChannelError("unknown_channel", f"unknown channel {channel!r}; channels are "
+                           "ticker:SYM, trades:SYM, book:SYM, halts:SYM, "
+                           "candles:SYM:INTERVAL, orders")
+    if not await market.known_symbol(symbol):
+        raise ChannelError("unknown_symbol", f"unknown symbol {symbol!r}")
+    return channel, channel
+
+
+async def endpoint(websocket: WebSocket) -> None:
+    market = websocket.app.state.market
+    hub = market.hub
+    await websocket.accept()
+    closing: dict = {}
+
+    def on_overflow(sub: Subscriber) -> None:
+        hub.remove(sub)
+        hub.dropped_subscribers += 1
+        closing["slow"] = True
+        writer.cancel()
+
+    sub = Subscriber(on_overflow)
+
+    async def write() -> None:
+        queue = sub.queue
+        while True:
+            await websocket.send_text(await queue.get())
+
+    writer = asyncio.create_task(write())
+
+    async def reply(message: dict) -> None:
+        sub.offer(json.dumps(message))
+
+    async def authenticate(token) -> None:
+        principal = await principal_for(websocket.app.state.db, token) if token else None
+        if principal is None or principal.account_id is None:
+            await reply({"type": "error", "code": "unauthorized",
+                         "message": "invalid token, or a token without an account"})
+            return
+        if sub.account is not None and sub.account != principal.account_id:
+            hub.unsubscribe(sub, "orders:" + sub.account)
+        sub.account = principal.account_id
+        await reply({"type": "authenticated", "account": sub.account})
+
+    reader = asyncio.create_task(_read(websocket, market, hub, sub, reply, authenticate))
+    try:
+        token = websocket.query_params.get("token")
+        if token:
+            await authenticate(token)
+        await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hub.remove(sub)
+        for task in (reader, writer):
+            task.cancel()
+        if closing.get("slow"):
+            try:
+                await asyncio.wait_for(websocket.close(SLOW_CLOSE_CODE, "slow consumer"), 2)
+            except Exception:
+                pass
+        else:
+            try:
+                await websocket.close()
+            except Exception:
+                pass
+
+
+async def _read(websocket, market, hub, sub, reply, authenticate) -> None:
+    while True:
+        try:
+            raw = await websocket.receive_text()
+        except (WebSocketDisconnect, RuntimeError, KeyError):
+            return
+        try:
+            msg = json.loads(raw)
+            action = msg["action"]
+        except (ValueError, TypeError, KeyError):
+            await reply({"type": "error", "code": "bad_request",
+                         "message": "expected JSON with an \"action\""})
+            continue
+        if action == "ping":
+            await reply({"type": "pong"})
+        elif action == "auth":
+            await authenticate(msg.get("token"))
+        elif action in ("subscribe", "unsubscribe"):
+            channels = msg.get("channels")
+            if isinstance(channels, str):
+                channels = [channels]
+            if not isinstance(channels, list) or not channels:
+                await reply({"type": "error", "code": "bad_request",
+                             "message": "\"channels\" must be a non-empty list"})
+                continue
+            for channel in channels:
+                try:
+                    key, name = await parse_channel(market, channel, sub.account)
+                except ChannelError as exc:
+                    await reply({"type": "error", "code": exc.code, "message": str(exc),
+                                 "channel": channel})
+                    continue
+                if action == "subscribe":
+                    # snapshot and subscription in one step of the loop: no update is
+                    # lost or sent before the snapshot
+                    hub.subscribe(sub, key)
+                    await reply({"type": "subscribed", "channel": name})
+                    await reply({"type": "snapshot", "channel": name,
+                                 "data": hub.snapshot(name, sub.account)})
+                else:
+                    hub.unsubscribe(sub, key)
+                    await reply({"type": "unsubscribed", "channel": name})
+        else:
+            await reply({"type": "error", "code": "bad_request",
+                         "message": f"unknown action {action!r}; use subscribe, "
+                                    "unsubscribe, auth or ping"})
