@@ -252,9 +252,12 @@ class KafkaFeed:
         consumer.subscribe(list(self.names), on_assign=lambda c, parts: self.assigned.set())
         try:
             while not self._stop.is_set():
-                msgs = consumer.consume(num_messages=1000, timeout=0.05)
-                if not msgs:
+                # wait for one record, then take what is already there without waiting
+                # (consume(n, timeout) would hold a lone record until n or the timeout)
+                first = consumer.poll(0.1)
+                if first is None:
                     continue
+                msgs = [first, *consumer.consume(num_messages=999, timeout=0)]
                 batch = []
                 for m in msgs:
                     if m.error() is not None:
