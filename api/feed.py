@@ -35,6 +35,7 @@ RECENT_TRADES = 50
 RECENT_ORDER_EVENTS = 100
 QUEUE_SIZE = int(os.environ.get("MATCHSTREAM_WS_QUEUE", "1024"))
 SLOW_CLOSE_CODE = 4008
+PUBLIC_TRADE_FIELDS = ("trade_id", "symbol", "seq", "price", "quantity", "aggressor", "ts")
 
 
 def now_ms() -> int:
@@ -190,8 +191,10 @@ class Hub:
         book["seq"] = max(book["seq"], change.get("seq", 0))
         self.publish("book:" + symbol, "book:" + symbol, change)
 
-    def _on_trades(self, trade: dict, key) -> None:
-        symbol = trade["symbol"]
+    def _on_trades(self, record: dict, key) -> None:
+        symbol = record["symbol"]
+        # the public tape: no accounts or order ids (those go to their owners only)
+        trade = {k: record.get(k) for k in PUBLIC_TRADE_FIELDS}
         self.trades.setdefault(symbol, deque(maxlen=RECENT_TRADES)).append(trade)
         self._last(symbol, {"price": trade["price"], "quantity": trade["quantity"],
                             "ts": trade["ts"], "seq": trade["seq"]})
