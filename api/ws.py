@@ -100,11 +100,11 @@ async def endpoint(websocket: WebSocket) -> None:
         sub.account = principal.account_id
         await reply({"type": "authenticated", "account": sub.account})
 
+    token = websocket.query_params.get("token")
+    if token:  # before reading: a subscribe to orders right after connecting needs it
+        await authenticate(token)
     reader = asyncio.create_task(_read(websocket, market, hub, sub, reply, authenticate))
     try:
-        token = websocket.query_params.get("token")
-        if token:
-            await authenticate(token)
         await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         hub.remove(sub)
