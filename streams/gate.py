@@ -16,7 +16,7 @@ MAX_BATCH = 500
 BATCH_WITHIN_S = 0.002
 
 
-guard = PositionGuard("gate", lambda keys: transaction(
+guard = PositionGuard("gate", ms.settings.kafka_bootstrap, lambda keys: transaction(
     "gate position", lambda conn: load_positions(conn, "gate", keys)))
 
 
@@ -24,7 +24,7 @@ guard = PositionGuard("gate", lambda keys: transaction(
 async def gate(stream):
     topic = ms.settings.topic("order-requests")
     async for batch in stream.take_events(MAX_BATCH, within=BATCH_WITHIN_S):
-        events = await guard.admit(ms.app.consumer, batch)
+        events = await guard.admit(batch)
         if not events:
             continue
         records = [RawRecord(e.key, e.value, e.message.partition, e.message.offset)

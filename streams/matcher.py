@@ -34,19 +34,17 @@ async def _load_positions(keys: set[tuple[str, int]]) -> dict[tuple[str, int], i
     return {key: int(value) for key, value in found.items() if value is not None}
 
 
-guard = PositionGuard("matcher", _load_positions)
+guard = PositionGuard("matcher", ms.settings.kafka_bootstrap, _load_positions)
 
 
 @ms.app.agent(ms.orders, name="matcher")
 async def matcher(stream):
-    async for event in stream.noack().events():
-        if not await guard.admit(ms.app.consumer, [event]):
-            event.ack()  # it comes again after the seek back
-            continue
-        # a checkpoint must not see a command applied whose records are not all sent yet
-        async with _checkpoint_lock:
-            await _handle(event)
-            _pending.append(event)
+    async for delivered in stream.noack().events():
+        for event in await guard.admit([delivered]):
+            # a checkpoint must not see a command applied whose records are not all sent
+            async with _checkpoint_lock:
+                await _handle(event)
+                _pending.append(event)
         if len(_pending) >= CHECKPOINT_EVERY:
             await checkpoint()
 

@@ -1,66 +1,103 @@
 """Guard against records a consumer never saw.
 
-Faust's offset bookkeeping can commit past records across a rebalance (prefetched
-records and gap filling: faust-streaming issues #221, #312). Each agent therefore keeps
-its own position per partition, never ahead of what it applied: a record beyond that
-position means records in between were skipped, so the agent drops what follows in
-the batch and seeks back to its position; they come again and are applied in order.
-Every consumer is idempotent, so records delivered twice are harmless.
+Faust's offset bookkeeping can skip records across a rebalance or restart (seen in
+this project's crash tests; see faust-streaming issues #221 and #312), and seeking its
+consumer back does not reliably bring them again. Each agent therefore keeps its own
+position per partition, never ahead of what it applied. A record beyond that position
+means records in between were skipped: the guard reads them straight from Kafka with a
+consumer of its own and puts them, in order, before the record that revealed the gap.
+Every consumer is idempotent, so a record that Faust delivers again later is harmless.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
-from faust.types import TP
+from confluent_kafka import Consumer, TopicPartition
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, int]
+FETCH_TIMEOUT_S = 30.0
 
-RESEEK_AFTER_S = 5.0  # records fetched before a seek keep arriving for a while
+
+@dataclass(frozen=True, slots=True)
+class FetchedMessage:
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedEvent:
+    """Shaped like the Faust events the agents use: key, value, message, ack()."""
+
+    key: bytes | None
+    value: bytes | None
+    message: FetchedMessage
+
+    def ack(self) -> bool:
+        return True  # Faust never delivered it, so there is nothing of Faust's to ack
+
+
+def fetch_range(bootstrap: str, topic: str, partition: int, start: int,
+                end: int) -> list[FetchedEvent]:
+    """Records [start, end) of one partition, read directly (blocking: run in a thread)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"gap-{uuid.uuid4()}",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        consumer.assign([TopicPartition(topic, partition, start)])
+        out: list[FetchedEvent] = []
+        while not out or out[-1].message.offset < end - 1:
+            msg = consumer.poll(FETCH_TIMEOUT_S)
+            if msg is None:
+                raise RuntimeError(f"{topic}[{partition}]: records {start}..{end - 1} "
+                                   "could not be read back")
+            if msg.error():
+                continue
+            if msg.offset() >= end:
+                break
+            out.append(FetchedEvent(msg.key(), msg.value(),
+                                    FetchedMessage(topic, partition, msg.offset())))
+        return out
+    finally:
+        consumer.close()
 
 
 class PositionGuard:
-    def __init__(self, name: str, load: Callable[[set[Key]], Awaitable[dict[Key, int]]]) -> None:
+    def __init__(self, name: str, bootstrap: str,
+                 load: Callable[[set[Key]], Awaitable[dict[Key, int]]]) -> None:
         self.name = name
+        self.bootstrap = bootstrap
         self._load = load
         self.expected: dict[Key, int] = {}
-        self.seeking: dict[Key, float] = {}  # partition -> when we last sought back
 
     def forget(self) -> None:
         """After a rebalance another worker may have moved on: read positions again."""
         self.expected.clear()
-        self.seeking.clear()
 
-    async def admit(self, consumer, events: Sequence) -> list:
-        """The events to apply, in order; seeks back where records were skipped."""
+    async def admit(self, events: Sequence) -> list:
+        """The events to apply, in order, with any skipped records put back in front."""
         keys = {(e.message.topic, e.message.partition) for e in events}
         unknown = keys - self.expected.keys()
         if unknown:
             self.expected.update(await self._load(unknown))
-        admitted, gaps = [], {}
-        now = time.monotonic()
+        admitted: list = []
         for event in events:
             key = (event.message.topic, event.message.partition)
-            if key in gaps:
-                continue
             expected = self.expected.get(key)
             offset = event.message.offset
             if expected is not None and offset > expected:
-                if now - self.seeking.get(key, 0.0) > RESEEK_AFTER_S:
-                    gaps[key] = expected
-                    self.seeking[key] = now
-                continue
-            self.seeking.pop(key, None)
+                log.warning("%s: %s[%d] skipped %d..%d; reading them back", self.name,
+                            key[0], key[1], expected, offset - 1)
+                admitted += await asyncio.to_thread(fetch_range, self.bootstrap, key[0],
+                                                    key[1], expected, offset)
             self.expected[key] = max(expected or 0, offset + 1)
             admitted.append(event)
-        for (topic, partition), offset in gaps.items():
-            log.warning("%s: %s[%d] skipped ahead of %d; seeking back to it",
-                        self.name, topic, partition, offset)
-            await consumer.seek_wait({TP(topic, partition): offset})
         return admitted
 
     @staticmethod

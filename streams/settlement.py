@@ -28,7 +28,7 @@ async def _send_dead_letter(event, topic_name: str, error: DecodeError) -> None:
 
 
 def _guard(name: str) -> PositionGuard:
-    return PositionGuard(name, lambda keys: transaction(
+    return PositionGuard(name, ms.settings.kafka_bootstrap, lambda keys: transaction(
         f"{name} position", lambda conn: load_positions(conn, name, keys)))
 
 
@@ -39,7 +39,7 @@ GUARDS = {name: _guard(name) for name in ("settle-trades", "settle-order-events"
 async def _settle(batch, codec: Codec, topic_name: str, what: str, work, name: str) -> None:
     """Decode, apply in one transaction, dead-letter what cannot be decoded or applied."""
     guard = GUARDS[name]
-    events = await guard.admit(ms.app.consumer, batch)
+    events = await guard.admit(batch)
     if not events:
         return
     pairs = []
