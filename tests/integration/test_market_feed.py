@@ -256,12 +256,12 @@ async def _slow(p):
         # the slow client now stops reading; 24 MB of trades go by (more than its queue
         # and socket buffers), straight into the trades topic, while the fast one reads
         n = 6000
-        pad = "x" * 4000
+        pad = "x" * 4000  # in a field of the public tape
 
         def produce():
             for seq in range(1, n + 1):
-                rec = Trade(trade_id=f"FAST-{seq}", symbol="FAST", seq=seq, price=10_000,
-                            quantity=1, buy_order_id=pad, sell_order_id="s", buyer="b",
+                rec = Trade(trade_id=f"FAST-{seq}-{pad}", symbol="FAST", seq=seq, price=10_000,
+                            quantity=1, buy_order_id="b", sell_order_id="s", buyer="b",
                             seller="s", maker_order_id="s", aggressor="BUY", ts=seq)
                 p.send("trades", "FAST", rec)
                 if seq % 100 == 0:
