@@ -45,7 +45,7 @@ def now_ms() -> int:
 class Subscriber:
     """One socket's outgoing queue; `on_overflow` is called once when it fills up."""
 
-    def __init__(self, on_overflow: Callable[["Subscriber"], None],
+    def __init__(self, on_overflow: Callable[[Subscriber], None],
                  maxsize: int = QUEUE_SIZE) -> None:
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize)
         self.channels: set[str] = set()

@@ -19,6 +19,7 @@ A client too slow to keep up with its bounded queue is closed with code 4008.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 
@@ -109,17 +110,13 @@ async def endpoint(websocket: WebSocket) -> None:
     finally:
         hub.remove(sub)
         for task in (reader, writer):
+            if task.done() and not task.cancelled():
+                task.exception()  # a socket that went away: retrieved, not logged
             task.cancel()
-        if closing.get("slow"):
-            try:
-                await asyncio.wait_for(websocket.close(SLOW_CLOSE_CODE, "slow consumer"), 2)
-            except Exception:
-                pass
-        else:
-            try:
-                await websocket.close()
-            except Exception:
-                pass
+        code, reason = (SLOW_CLOSE_CODE, "slow consumer") if closing.get("slow") else (1000, "")
+        # the peer may be gone already, or (a slow one) not reading: never wait long
+        with contextlib.suppress(RuntimeError, OSError, TimeoutError, WebSocketDisconnect):
+            await asyncio.wait_for(websocket.close(code, reason), 2)
 
 
 async def _read(websocket, market, hub, sub, reply, authenticate) -> None:

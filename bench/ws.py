@@ -112,7 +112,7 @@ async def _client(url: str, sent: dict[int, float], out: list[float], ready: asy
         while not done.is_set():
             try:
                 raw = await asyncio.wait_for(ws.recv(), 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             now = perf()
             m = json.loads(raw)

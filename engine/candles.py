@@ -45,10 +45,8 @@ def add_trade(candle: dict, price: int, quantity: int, seq: int, ts: int) -> boo
             candle["open"], candle["open_ts"] = price, ts
         if ts >= candle["close_ts"]:
             candle["close"], candle["close_ts"] = price, ts
-        if price > candle["high"]:
-            candle["high"] = price
-        if price < candle["low"]:
-            candle["low"] = price
+        candle["high"] = max(candle["high"], price)
+        candle["low"] = min(candle["low"], price)
     candle["volume"] += quantity
     candle["trades"] += 1
     candle["last_seq"] = seq
@@ -76,8 +74,7 @@ class SymbolCandles:
         state and are returned once (the caller persists them).
         """
         state = self.state
-        if ts > state["watermark"]:
-            state["watermark"] = ts
+        state["watermark"] = max(state["watermark"], ts)
         watermark = state["watermark"]
         open_ = state["open"]
         updated = []

@@ -74,7 +74,7 @@ class Client:
         self.messages: list[dict] = []
 
     @classmethod
-    async def connect(cls, url: str, **kwargs) -> "Client":
+    async def connect(cls, url: str, **kwargs) -> Client:
         return cls(await websockets.connect(url, open_timeout=TIMEOUT, **kwargs))
 
     async def send(self, **msg) -> None:
@@ -91,7 +91,7 @@ class Client:
             assert left > 0, f"timed out waiting for {what}; got {self.messages[-10:]}"
             try:
                 m = json.loads(await asyncio.wait_for(self.ws.recv(), left))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             self.messages.append(m)
             if predicate(m):
