@@ -79,7 +79,7 @@ def _start_api(settings, port: int, deflate: bool) -> subprocess.Popen:
     env = dict(os.environ, KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
                DATABASE_URL=settings.database_url, MATCHSTREAM_NAMESPACE=settings.namespace,
                MATCHSTREAM_WS_QUEUE=os.environ.get("MATCHSTREAM_WS_QUEUE", "4096"))
-    log = open(settings.home / "log" / f"{settings.namespace}-api.log", "ab")
+    log = open(settings.home / "log" / f"{settings.namespace}-api.log", "ab")  # noqa: SIM115 (the child owns it)
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:app", "--host",
                              "127.0.0.1", "--port", str(port), "--log-level", "warning",
                              "--backlog", "4096", "--ws-per-message-deflate",
@@ -98,8 +98,9 @@ def _start_api(settings, port: int, deflate: bool) -> subprocess.Popen:
 
 
 async def _client(url: str, sent: dict[int, float], out: list[float], ready: asyncio.Event,
-                  counter: list[int], total: int, done: asyncio.Event) -> None:
+                  counter: list[int], total: int, sockets: list) -> None:
     async with websockets.connect(url, open_timeout=120, max_queue=None) as ws:
+        sockets.append(ws)
         await ws.send(json.dumps({"action": "subscribe", "channels": [f"trades:{SYMBOL}"]}))
         while True:
             m = json.loads(await ws.recv())
@@ -109,17 +110,17 @@ async def _client(url: str, sent: dict[int, float], out: list[float], ready: asy
         if counter[0] == total:
             ready.set()
         perf = time.perf_counter
-        while not done.is_set():
-            try:
-                raw = await asyncio.wait_for(ws.recv(), 1.0)
-            except TimeoutError:
-                continue
-            now = perf()
-            m = json.loads(raw)
-            if m.get("type") == "update":
-                t0 = sent.get(m["data"]["seq"])
-                if t0 is not None:
-                    out.append((now - t0) * 1000)
+        append = out.append
+        try:
+            async for raw in ws:  # until the scenario closes the socket
+                now = perf()
+                m = json.loads(raw)
+                if m.get("type") == "update":
+                    t0 = sent.get(m["data"]["seq"])
+                    if t0 is not None:
+                        append((now - t0) * 1000)
+        except websockets.ConnectionClosed:
+            pass
 
 
 async def _scenario(settings, port: int, clients: int, trades: int, rate: float,
@@ -127,12 +128,13 @@ async def _scenario(settings, port: int, clients: int, trades: int, rate: float,
     url = f"ws://127.0.0.1:{port}/v1/ws"
     sent: dict[int, float] = {}
     latencies: list[float] = []
-    ready, done = asyncio.Event(), asyncio.Event()
+    ready = asyncio.Event()
     counter = [0]
+    sockets: list = []
     tasks = []
     for i in range(clients):
         tasks.append(asyncio.create_task(
-            _client(url, sent, latencies, ready, counter, clients, done)))
+            _client(url, sent, latencies, ready, counter, clients, sockets)))
         if i % 50 == 49:
             await asyncio.sleep(0.05)  # do not flood the listen backlog
     await asyncio.wait_for(ready.wait(), 300)
@@ -163,7 +165,7 @@ async def _scenario(settings, port: int, clients: int, trades: int, rate: float,
     deadline = time.monotonic() + 60
     while len(latencies) < expected and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    done.set()
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     await asyncio.gather(*tasks, return_exceptions=True)
     lost = expected - len(latencies)
     return {"clients": clients, "trades": trades, "rate_per_s": rate,
