@@ -21,7 +21,6 @@ or replayed trade still lands and the row is updated again.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import time
@@ -58,18 +57,7 @@ async def _load_positions(keys: set[tuple[str, int]]) -> dict[tuple[str, int], i
     return {key: int(value) for key, value in found.items() if value is not None}
 
 
-# streams/progress.py is being reworked (the guard reads skipped records back itself,
-# given the bootstrap servers); this works with the committed and the new signature
-if "bootstrap" in inspect.signature(PositionGuard.__init__).parameters:
-    guard = PositionGuard("candles", ms.settings.kafka_bootstrap, _load_positions)
-
-    async def _admit(batch) -> list:
-        return await guard.admit(batch)
-else:  # pragma: no cover - the earlier guard, which seeks the consumer back
-    guard = PositionGuard("candles", _load_positions)
-
-    async def _admit(batch) -> list:
-        return await guard.admit(ms.app.consumer, batch)
+guard = PositionGuard("candles", ms.settings.kafka_bootstrap, _load_positions)
 
 
 def _state(symbol: str) -> SymbolCandles:
@@ -97,7 +85,7 @@ async def _upsert(candles: list[dict]) -> None:
 @ms.app.agent(ms.trades, name="candles")
 async def build_candles(stream):
     async for batch in stream.take_events(MAX_BATCH, within=BATCH_WITHIN_S):
-        events = await _admit(batch)
+        events = await guard.admit(batch)
         if not events:
             continue
         touched: dict[str, int] = {}
