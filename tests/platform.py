@@ -66,9 +66,14 @@ class Platform:
                  "the worker to be ready", [proc.log_path])
 
     def kill_worker(self, proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+        """Send `sig`; a worker still running 20 s after a SIGTERM is killed outright."""
         if proc.poll() is None:
             os.killpg(proc.pid, sig)
-            proc.wait(timeout=60)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
 
     # -- ledger set-up
     def account(self, account_id: str, cash: int = 0, **shares: int) -> None:
