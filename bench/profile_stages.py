@@ -1,0 +1,138 @@
+"""Where a worker's time goes, by stage: summarise a py-spy raw (collapsed) profile.
+
+    python -m bench.profile_stages var/bench/profile-rate500-pyspy.txt
+
+`bench.load --profile` records the first worker with `py-spy record --idle --format raw`
+(one line per distinct stack, `frame;frame;... count`, outermost first; a frame reads
+`function (path:line)`). Each sample is put in one stage (the agent or loop task it runs
+in: gate, matcher, settle-trades, ...) and one layer (the innermost library it is in:
+PostgreSQL client, Kafka client, Faust, matching engine, ...). Samples whose innermost
+frame is the event loop's select() are the worker waiting for I/O (idle).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import Counter, defaultdict
+
+FRAME = re.compile(r"^(?P<func>.*?) \((?P<path>[^()]*?)(?::(?P<line>\d+))?\)$")
+
+STAGES = (  # (stage, path fragment, function or None), first match from the outside in
+    ("gate", "streams/gate.py", None),
+    ("matcher checkpoint", "streams/matcher.py", "checkpoint"),
+    ("matcher", "streams/matcher.py", None),
+    ("settle-trades", "streams/settlement.py", "settle_trades"),
+    ("settle-order-events", "streams/settlement.py", "settle_order_events"),
+    ("record-halts", "streams/settlement.py", "record_halts"),
+    ("candles", "streams/candles.py", None),
+)
+
+LAYERS = (  # innermost match wins
+    ("PostgreSQL client (SQLAlchemy + psycopg)", ("sqlalchemy/", "psycopg/", "psycopg_binary",
+                                                  "psycopg_pool")),
+    ("Kafka client (aiokafka)", ("aiokafka/", "kafka/")),
+    ("Faust / mode streams", ("faust/", "mode/")),
+    ("matching engine", ("/engine/",)),
+    ("codec (msgspec)", ("schemas/", "msgspec")),
+    ("ledger SQL building", ("/ledger/",)),
+    ("asyncio", ("asyncio/",)),
+)
+
+
+def _parse(line: str) -> tuple[list[tuple[str, str]], int] | None:
+    line = line.rstrip("\n")
+    if not line or " " not in line:
+        return None
+    stack, _, count = line.rpartition(" ")
+    try:
+        n = int(count)
+    except ValueError:
+        return None
+    frames = []
+    for raw in stack.split(";"):
+        m = FRAME.match(raw.strip())
+        frames.append((m.group("func"), m.group("path")) if m else (raw.strip(), ""))
+    return frames, n
+
+
+def classify(frames: list[tuple[str, str]]) -> tuple[str, str, str]:
+    """(thread, stage, layer) of one sample."""
+    thread = "consumer thread" if frames and frames[0][0] == "Thread._bootstrap" else "main loop"
+    if not frames or not frames[0][0]:
+        return thread, "no Python frame (native code / descheduled)", "-"
+    # what the event loop is running now: the frames below its _run_once
+    runs = [i for i, (func, _) in enumerate(frames) if func.endswith("._run_once")]
+    callback = frames[runs[-1] + 1:] if runs else frames
+    if callback and callback[-1][0].endswith(".select") and "selectors" in callback[-1][1]:
+        return thread, "idle (event loop waiting for I/O)", "-"
+    if not callback:
+        return thread, "event loop bookkeeping", "asyncio"
+    stage = None
+    for func, path in callback:
+        for name, fragment, wanted in STAGES:
+            if fragment in path and (wanted is None or func == wanted):
+                stage = name
+                break
+        if stage:
+            break
+    if stage is None:
+        paths = " ".join(p for _, p in callback)
+        if "aiokafka" in paths:
+            stage = "Kafka client tasks (fetch, produce, commit)"
+        elif "faust/" in paths or "mode/" in paths:
+            stage = "Faust internals (conductor, commit, timers)"
+        elif "sqlalchemy" in paths or "psycopg" in paths:
+            stage = "PostgreSQL client callbacks"
+        else:
+            stage = "event loop / other"
+    layer = "own code (streams/, ledger/ Python)"
+    for func, path in reversed(callback):
+        hit = next((name for name, frags in LAYERS if any(f in path for f in frags)), None)
+        if hit:
+            layer = hit
+            break
+    return thread, stage, layer
+
+
+def summarise(path: str) -> tuple[int, Counter, dict[str, Counter]]:
+    stages: Counter = Counter()
+    layers: dict[str, Counter] = defaultdict(Counter)
+    total = 0
+    with open(path) as f:
+        for line in f:
+            parsed = _parse(line)
+            if parsed is None:
+                continue
+            frames, n = parsed
+            thread, stage, layer = classify(frames)
+            stages[(thread, stage)] += n
+            layers[(thread, stage)][layer] += n
+            total += n
+    return total, stages, layers
+
+
+def main(argv: list[str]) -> None:
+    path = argv[0] if argv else "var/bench/profile-rate500-pyspy.txt"
+    total, stages, layers = summarise(path)
+    if not total:
+        raise SystemExit(f"no samples in {path}")
+    print(f"{path}: {total} samples (py-spy, 100 Hz per thread, --idle: wall clock, so a "
+          f"descheduled thread counts where it stands)")
+    for thread in ("main loop", "consumer thread"):
+        rows = [(k, n) for k, n in stages.most_common() if k[0] == thread]
+        t_total = sum(n for _, n in rows)
+        if not t_total:
+            continue
+        idle = sum(n for k, n in rows if k[1].startswith("idle"))
+        print(f"\n{thread}: {t_total} samples, busy {1 - idle / t_total:.0%}")
+        print("| stage | share of the thread's samples | top layers (share of the stage) |")
+        print("|---|---|---|")
+        for key, n in rows:
+            top = ", ".join(f"{layer} {c / n:.0%}"
+                            for layer, c in layers[key].most_common(3) if layer != "-")
+            print(f"| {key[1]} | {n / t_total:.1%} | {top} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
