@@ -31,6 +31,9 @@ app = faust.App(
     datadir=str(settings.home / "faust" / "{conf.id}"),
     autodiscover=False,
     broker_commit_interval=0.1,
+    # do not wait for in-flight events on stop or rebalance: the matcher holds its input
+    # unacknowledged until a checkpoint, and every agent is safe to replay (see above)
+    stream_wait_empty=False,
     # a killed worker's partitions move on after this long (Faust's default is 60 s)
     broker_session_timeout=10,
     broker_heartbeat_interval=1,
