@@ -68,6 +68,7 @@ def _as_root() -> bool:
 def _run_as_owner(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
     if _as_root():
         argv = ["runuser", "-u", SERVICE_USER, "--", *argv]
+        kwargs.setdefault("cwd", "/")  # our working folder may be closed to that user
     return subprocess.run(argv, capture_output=True, text=True, **kwargs)
 
 
@@ -102,7 +103,11 @@ def _chown(path: Path) -> None:
 
 
 def log_file(settings: Settings) -> Path:
-    return settings.log_dir / "postgres.log"
+    """In the log folder, unless the cluster had to move where the postgres user can write."""
+    root = data_root(settings)
+    if root == settings.home / "postgres":
+        return settings.log_dir / "postgres.log"
+    return root / "postgres.log"
 
 
 def is_running(settings: Settings) -> bool:
@@ -124,6 +129,8 @@ def start(settings: Settings, say=print) -> None:
     if not log.exists():
         log.touch()
     _chown(log)
+    if root != settings.home / "postgres":
+        say(f"postgres: {settings.home} is closed to the postgres user; cluster in {root}")
     if not (data / "PG_VERSION").exists():
         say(f"postgres: initialising a cluster in {data}")
         for path in (data, run):
