@@ -52,12 +52,7 @@ _UPSERT = text(
     "WHERE candles.last_seq < excluded.last_seq")
 
 
-async def _load_positions(keys: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
-    found = {key: open_candles.data.get(position_key(key[1])) for key in keys}
-    return {key: int(value) for key, value in found.items() if value is not None}
-
-
-guard = PositionGuard("candles", ms.settings.kafka_bootstrap, _load_positions)
+guard = PositionGuard("candles", ms.settings.kafka_bootstrap, open_candles.load_positions)
 
 
 def _state(symbol: str) -> SymbolCandles:

@@ -29,12 +29,7 @@ _pending: list = []  # events processed but not yet acknowledged
 _checkpoint_lock = asyncio.Lock()
 
 
-async def _load_positions(keys: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
-    found = {key: book_snapshots.data.get(position_key(key[1])) for key in keys}
-    return {key: int(value) for key, value in found.items() if value is not None}
-
-
-guard = PositionGuard("matcher", ms.settings.kafka_bootstrap, _load_positions)
+guard = PositionGuard("matcher", ms.settings.kafka_bootstrap, book_snapshots.load_positions)
 
 
 @ms.app.agent(ms.orders, name="matcher")
