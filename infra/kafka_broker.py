@@ -136,6 +136,7 @@ def start(settings: Settings, say=print) -> None:
     pid = process.spawn(_java(libs, "log4j2.yaml", ["-Xms768m", "-Xmx768m"]) + ["kafka.Kafka", str(props)], log,
                         pid_file(settings))
     _wait_ready(settings, pid, log, offset)
+    _wait_group_coordinator(settings)
     say("kafka: ready")
 
 
@@ -151,6 +152,27 @@ def _wait_ready(settings: Settings, pid: int, log: Path, offset: int) -> None:
         time.sleep(0.25)
     raise KafkaError(f"the Kafka broker did not start in {START_TIMEOUT_S:.0f}s:\n"
                      f"{process.tail(log)}")
+
+
+def _wait_group_coordinator(settings: Settings) -> None:
+    """The broker answers before its group coordinator has loaded __consumer_offsets;
+    a consumer that joins in between can hang (seen with aiokafka), so wait for it."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+                      "group.id": "matchstream-readiness", "enable.auto.commit": False})
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        while True:
+            try:
+                probe.committed([TopicPartition("matchstream-readiness", 0)], timeout=10)
+                return
+            except KafkaException as exc:  # NOT_COORDINATOR / loading: not yet
+                if time.monotonic() > deadline:
+                    raise KafkaError(f"the broker's group coordinator is not ready: {exc}")
+                time.sleep(0.5)
+    finally:
+        probe.close()
 
 
 def stop(settings: Settings, say=print) -> None:

@@ -1,7 +1,6 @@
 """The gate's reads and writes in PostgreSQL, inside the caller's transaction.
 
-Lock order, shared with settlement so concurrent writers never deadlock:
-accounts, then holdings, then orders, each sorted by key.
+Rows are locked in the order shared with settlement (ledger/locks.py).
 """
 
 from __future__ import annotations
@@ -11,21 +10,10 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ledger.locks import AccountState, HoldingState
 from risk.rules import SymbolRules
 
 OPEN_STATUSES = ("ACCEPTED", "PARTIALLY_FILLED")
-
-
-@dataclass(slots=True)
-class AccountState:
-    cash: int
-    reserved_cash: int
-
-
-@dataclass(slots=True)
-class HoldingState:
-    quantity: int
-    reserved_quantity: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,27 +38,6 @@ async def load_symbols(conn: AsyncConnection) -> dict[str, SymbolRules]:
         "SELECT symbol, tick_size, lot_size, max_order_quantity, shares_outstanding, "
         "coalesce(last_price, reference_price), halted_until_ms FROM symbols"))
     return {r[0]: SymbolRules(*r) for r in rows}
-
-
-async def lock_accounts(conn: AsyncConnection, ids: set[str]) -> dict[str, AccountState]:
-    rows = await conn.execute(text(
-        "SELECT account_id, cash, reserved_cash FROM accounts WHERE account_id = ANY(:ids) "
-        "ORDER BY account_id FOR UPDATE"), {"ids": sorted(ids)})
-    return {r[0]: AccountState(r[1], r[2]) for r in rows}
-
-
-async def lock_holdings(conn: AsyncConnection,
-                        keys: set[tuple[str, str]]) -> dict[tuple[str, str], HoldingState]:
-    if not keys:
-        return {}
-    accounts, symbols = zip(*sorted(keys))
-    rows = await conn.execute(text(
-        "SELECT h.account_id, h.symbol, h.quantity, h.reserved_quantity FROM holdings h "
-        "JOIN unnest(CAST(:a AS text[]), CAST(:s AS text[])) AS k(a, s) "
-        "ON h.account_id = k.a AND h.symbol = k.s "
-        "ORDER BY h.account_id, h.symbol FOR UPDATE OF h"),
-        {"a": list(accounts), "s": list(symbols)})
-    return {(r[0], r[1]): HoldingState(r[2], r[3]) for r in rows}
 
 
 async def open_buy_quantities(conn: AsyncConnection,

@@ -2,8 +2,7 @@
 
 Idempotent: a trade is settled only if its row was inserted by this transaction
 (trade_id is the key), and an order's remainder is released only once (its
-cancelled_quantity is set once). Rows are locked accounts -> holdings -> orders, each
-sorted, the same order as the gate, so concurrent writers never deadlock.
+cancelled_quantity is set once). Rows are locked in the shared order of ledger/locks.py.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.enums import Reject
+from ledger.locks import AccountState, HoldingState, lock_accounts, lock_holdings
 from ledger.positions import cost_after_sale, order_status, transition
 from schemas.records import OrderEvent, Trade
 
@@ -64,13 +64,13 @@ async def settle_trades(conn: AsyncConnection, trades: list[Trade]) -> int:
     new = [t for t in unique if t.trade_id in inserted]
     if not new:
         return 0
-    accounts = await _lock_accounts(conn, {a for t in new for a in (t.buyer, t.seller)})
+    accounts = await lock_accounts(conn, {a for t in new for a in (t.buyer, t.seller)})
     keys = {(t.buyer, t.symbol) for t in new} | {(t.seller, t.symbol) for t in new}
     await conn.execute(text(
         "INSERT INTO holdings (account_id, symbol) SELECT * FROM unnest(CAST(:a AS text[]), "
         "CAST(:s AS text[])) ORDER BY 1, 2 ON CONFLICT DO NOTHING"),
         {"a": [k[0] for k in sorted(keys)], "s": [k[1] for k in sorted(keys)]})
-    holdings = await _lock_holdings(conn, keys)
+    holdings = await lock_holdings(conn, keys)
     orders = await _lock_orders(conn, {o for t in new for o in (t.buy_order_id, t.sell_order_id)})
     last_prices: dict[str, tuple[int, int]] = {}
     for t in new:
@@ -80,15 +80,16 @@ async def settle_trades(conn: AsyncConnection, trades: list[Trade]) -> int:
         cost = t.price * t.quantity
         held_for_it = buy.price * t.quantity  # reserved at the limit (or MARKET collar) price
         buyer, seller = accounts[t.buyer], accounts[t.seller]
-        buyer[1] -= held_for_it
-        buyer[0] += held_for_it - cost  # price improvement goes back to the buyer
-        seller[0] += cost
+        buyer.reserved_cash -= held_for_it
+        buyer.cash += held_for_it - cost  # price improvement goes back to the buyer
+        seller.cash += cost
         sold = holdings[(t.seller, t.symbol)]
-        sold[2] = cost_after_sale(sold[2], sold[0] + sold[1], t.quantity)
-        sold[1] -= t.quantity
+        sold.cost_basis = cost_after_sale(sold.cost_basis,
+                                          sold.quantity + sold.reserved_quantity, t.quantity)
+        sold.reserved_quantity -= t.quantity
         bought = holdings[(t.buyer, t.symbol)]
-        bought[0] += t.quantity
-        bought[2] += cost
+        bought.quantity += t.quantity
+        bought.cost_basis += cost
         buy.filled += t.quantity
         buy.reserved_cash -= held_for_it
         sell.filled += t.quantity
@@ -120,8 +121,8 @@ async def release_remainders(conn: AsyncConnection, events: list[OrderEvent]) ->
         "SELECT order_id, account_id, symbol, side FROM orders WHERE order_id = ANY(:ids)"),
         {"ids": sorted(wanted)})
     owners = list(peek)
-    accounts = await _lock_accounts(conn, {r[1] for r in owners})
-    holdings = await _lock_holdings(conn, {(r[1], r[2]) for r in owners if r[3] == "SELL"})
+    accounts = await lock_accounts(conn, {r[1] for r in owners})
+    holdings = await lock_holdings(conn, {(r[1], r[2]) for r in owners if r[3] == "SELL"})
     orders = await _lock_orders(conn, {r[0] for r in owners})
     released = 0
     for order_id, event in wanted.items():
@@ -136,13 +137,13 @@ async def release_remainders(conn: AsyncConnection, events: list[OrderEvent]) ->
         if order.side == "BUY":
             amount = remaining * order.price
             account = accounts[order.account_id]
-            account[1] -= amount
-            account[0] += amount
+            account.reserved_cash -= amount
+            account.cash += amount
             order.reserved_cash -= amount
         else:
             holding = holdings[(order.account_id, order.symbol)]
-            holding[1] -= remaining
-            holding[0] += remaining
+            holding.reserved_quantity -= remaining
+            holding.quantity += remaining
             order.reserved_quantity -= remaining
         order.cancelled = remaining
         order.status = transition(order.status, order_status(order.quantity, order.filled,
@@ -168,26 +169,6 @@ async def apply_halt(conn: AsyncConnection, symbol: str, halted: bool, ts: int,
 
 # -- locking reads and set-based writes ------------------------------------------------
 
-async def _lock_accounts(conn: AsyncConnection, ids: set[str]) -> dict[str, list[int]]:
-    rows = await conn.execute(text(
-        "SELECT account_id, cash, reserved_cash FROM accounts WHERE account_id = ANY(:ids) "
-        "ORDER BY account_id FOR UPDATE"), {"ids": sorted(ids)})
-    return {r[0]: [r[1], r[2]] for r in rows}
-
-
-async def _lock_holdings(conn: AsyncConnection,
-                         keys: set[tuple[str, str]]) -> dict[tuple[str, str], list[int]]:
-    if not keys:
-        return {}
-    ordered = sorted(keys)
-    rows = await conn.execute(text(
-        "SELECT h.account_id, h.symbol, h.quantity, h.reserved_quantity, h.cost_basis "
-        "FROM holdings h JOIN unnest(CAST(:a AS text[]), CAST(:s AS text[])) AS k(a, s) "
-        "ON h.account_id = k.a AND h.symbol = k.s ORDER BY 1, 2 FOR UPDATE OF h"),
-        {"a": [k[0] for k in ordered], "s": [k[1] for k in ordered]})
-    return {(r[0], r[1]): [r[2], r[3], r[4]] for r in rows}
-
-
 async def _lock_orders(conn: AsyncConnection, ids: set[str]) -> dict[str, Order]:
     rows = await conn.execute(text(
         "SELECT order_id, account_id, symbol, side, quantity, price, filled_quantity, "
@@ -197,18 +178,19 @@ async def _lock_orders(conn: AsyncConnection, ids: set[str]) -> dict[str, Order]
     return {r[0]: Order(*r) for r in rows}
 
 
-async def _write_accounts(conn: AsyncConnection, accounts: dict[str, list[int]]) -> None:
+async def _write_accounts(conn: AsyncConnection, accounts: dict[str, AccountState]) -> None:
     if accounts:
         ids = sorted(accounts)
         await conn.execute(text(
             "UPDATE accounts a SET cash = v.c, reserved_cash = v.r FROM unnest("
             "CAST(:ids AS text[]), CAST(:c AS bigint[]), CAST(:r AS bigint[])) AS v(id, c, r) "
             "WHERE a.account_id = v.id"),
-            {"ids": ids, "c": [accounts[i][0] for i in ids], "r": [accounts[i][1] for i in ids]})
+            {"ids": ids, "c": [accounts[i].cash for i in ids],
+             "r": [accounts[i].reserved_cash for i in ids]})
 
 
 async def _write_holdings(conn: AsyncConnection,
-                          holdings: dict[tuple[str, str], list[int]]) -> None:
+                          holdings: dict[tuple[str, str], HoldingState]) -> None:
     if holdings:
         keys = sorted(holdings)
         await conn.execute(text(
@@ -217,8 +199,9 @@ async def _write_holdings(conn: AsyncConnection,
             "CAST(:r AS bigint[]), CAST(:c AS bigint[])) AS v(a, s, q, r, c) "
             "WHERE h.account_id = v.a AND h.symbol = v.s"),
             {"a": [k[0] for k in keys], "s": [k[1] for k in keys],
-             "q": [holdings[k][0] for k in keys], "r": [holdings[k][1] for k in keys],
-             "c": [holdings[k][2] for k in keys]})
+             "q": [holdings[k].quantity for k in keys],
+             "r": [holdings[k].reserved_quantity for k in keys],
+             "c": [holdings[k].cost_basis for k in keys]})
 
 
 async def _write_orders(conn: AsyncConnection, orders: dict[str, Order]) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.enums import OrderType, Reject, Side
 from ledger import gate_store as store
+from ledger.locks import lock_accounts, lock_holdings
 from risk.rules import check_cancel, check_new_order, market_collar, valid_id, within_position_limit
 from schemas.codec import ORDER_REQUEST, DecodeError, encode
 from schemas.records import AcceptedCancel, AcceptedOrder, CancelRequest, NewOrderRequest, OrderEvent
@@ -60,9 +61,9 @@ async def process_batch(conn: AsyncConnection, topic: str, records: list[RawReco
     new_orders = [d for d in sane if isinstance(d, NewOrderRequest)]
     symbols = await store.load_symbols(conn)
     existing = await store.find_orders(conn, {d.order_id for d in sane})
-    accounts = await store.lock_accounts(conn, {d.account for d in new_orders})
+    accounts = await lock_accounts(conn, {d.account for d in new_orders})
     keys = {(d.account, d.symbol) for d in new_orders if d.account in accounts}
-    holdings = await store.lock_holdings(conn, keys)
+    holdings = await lock_holdings(conn, keys)
     open_buys = await store.open_buy_quantities(
         conn, {(d.account, d.symbol) for d in new_orders if d.side == Side.BUY} & keys)
     touched_accounts: set[str] = set()
