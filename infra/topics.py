@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -62,4 +63,18 @@ def ensure_topics(settings: Settings, say=print, timeout: float = 30.0) -> list[
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise
         say(f"topics: created {', '.join(t.topic for t in missing)}")
+        _wait_for_leaders(client, [t.topic for t in missing], timeout)
     return [t.topic for t in missing]
+
+
+def _wait_for_leaders(client: AdminClient, names: list[str], timeout: float) -> None:
+    """A new topic answers NOT_LEADER until its partitions have a leader: wait for that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        topics = client.list_topics(timeout=timeout).topics
+        if all(name in topics and topics[name].partitions and all(
+                p.leader >= 0 for p in topics[name].partitions.values()) for name in names):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topics without a leader after {timeout:.0f}s: {names}")
+        time.sleep(0.2)

@@ -6,10 +6,11 @@ state; the trades topic is read from its start to its current end.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from sqlalchemy import Engine, text
 
 from ledger.positions import order_status
@@ -121,7 +122,7 @@ def read_topic_trades(bootstrap: str, topic: str, timeout: float = 30.0) -> tupl
         meta = consumer.list_topics(topic, timeout=timeout).topics[topic]
         ends = {}
         for p in meta.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+            low, high = _watermarks(consumer, TopicPartition(topic, p), timeout)
             if high > low:
                 ends[p] = high
         consumer.assign([TopicPartition(topic, p, 0) for p in ends])
@@ -147,6 +148,22 @@ def read_topic_trades(bootstrap: str, topic: str, timeout: float = 30.0) -> tupl
         return trades, problems
     finally:
         consumer.close()
+
+
+_NO_LEADER_YET = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                  KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TIMED_OUT}
+
+
+def _watermarks(consumer: Consumer, tp: TopicPartition, timeout: float) -> tuple[int, int]:
+    """Low and high offsets, retrying while a new partition has no leader yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(tp, timeout=timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() not in _NO_LEADER_YET or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def trades_settled_once(engine: Engine, bootstrap: str, topic: str) -> Check:
