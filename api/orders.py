@@ -15,12 +15,12 @@ from api import metrics
 from api.common import account_of, decode_cursor, json_body, limit, money, page, query_text
 from api.common import text_ok
 from api.errors import ApiError, bad_request, not_found, rejected
+from ledger.positions import OPEN
 from ledger.tables import idempotency_keys, orders, symbols, trades
 from risk.rules import SymbolRules, check_new_order
 from schemas.records import CancelRequest, Int64, NewOrderRequest
 
 STATUSES = ("ACCEPTED", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED")
-OPEN = ("ACCEPTED", "PARTIALLY_FILLED")
 
 
 class OrderBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -11,9 +11,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.locks import AccountState, HoldingState
+from ledger.positions import OPEN
 from risk.rules import SymbolRules
 
-OPEN_STATUSES = ("ACCEPTED", "PARTIALLY_FILLED")
+OPEN_STATUSES = OPEN  # the open statuses of ledger/positions.py
 
 
 @dataclass(frozen=True, slots=True)
