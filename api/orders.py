@@ -7,16 +7,16 @@ import time
 import uuid
 
 import msgspec
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from starlette.responses import JSONResponse
 
 from api import metrics
-from api.common import account_of, decode_cursor, json_body, limit, money, page, query_text
-from api.common import text_ok
+from api.common import account_of, decode_cursor, json_body, limit, money, page, query_text, text_ok
 from api.errors import ApiError, bad_request, not_found, rejected
+from engine.enums import Reject
 from ledger.positions import OPEN
-from ledger.tables import idempotency_keys, orders, symbols, trades
+from ledger.tables import idempotency_keys, issued_orders, orders, symbols, trades
 from risk.rules import SymbolRules, check_new_order
 from schemas.records import CancelRequest, Int64, NewOrderRequest
 
@@ -63,7 +63,7 @@ async def place_order(request):
       202: {description: the order request is on Kafka; its id}
       400: {description: malformed body or header}
       409: {description: idempotency key reused with another body}
-      422: {description: "rejected (UNKNOWN_SYMBOL, BAD_QUANTITY, BAD_PRICE, OFF_TICK, ...)"}
+      422: {description: "rejected (UNKNOWN_SYMBOL, BAD_QUANTITY, BAD_PRICE, OFF_TICK, DUPLICATE_ORDER_ID, ...)"}
     """
     account = await account_of(request)
     body = await json_body(request, OrderBody)
@@ -79,28 +79,16 @@ async def place_order(request):
         metrics.ORDERS.labels("rejected").inc()
         metrics.REJECTIONS.labels(reason.value).inc()
         raise rejected(reason)
-    producer = request.app.state.order_producer
-    replayed = False
-    if key is None:
-        await producer.send(account, req)
-    else:
-        digest = hashlib.sha256(msgspec.json.encode(body)).hexdigest()
-        async with request.app.state.db.begin() as conn:
-            stored = (await conn.execute(
-                insert(idempotency_keys).values(account_id=account, key=key, order_id=order_id,
-                                                request_hash=digest)
-                .on_conflict_do_nothing().returning(idempotency_keys.c.order_id))).first()
-            if stored is None:  # a retry: the first request's transaction has committed
-                first = (await conn.execute(
-                    select(idempotency_keys.c.order_id, idempotency_keys.c.request_hash).where(
-                        idempotency_keys.c.account_id == account,
-                        idempotency_keys.c.key == key))).one()
-                if first.request_hash != digest:
-                    raise ApiError(409, "IDEMPOTENCY_KEY_REUSED",
-                                   "this Idempotency-Key was used with another request body")
-                order_id, replayed = first.order_id, True
-            else:  # commit the key only once Kafka has the order
-                await producer.send(account, req)
+    digest = hashlib.sha256(msgspec.json.encode(body)).hexdigest() if key is not None else ""
+    async with request.app.state.db.begin() as conn:
+        first = await _claim_key(conn, account, key, order_id, digest) if key else None
+        replayed = first is not None
+        if replayed:  # a retry: the first request's transaction has committed
+            order_id = first
+        else:
+            await _issue(conn, account, order_id, client_chosen=body.order_id is not None)
+            # the id (and key) are committed only once Kafka has the order
+            await request.app.state.order_producer.send(account, req)
     metrics.ORDERS.labels("replayed" if replayed else "accepted").inc()
     return JSONResponse({"order_id": order_id, "status": "NEW", "replayed": replayed},
                         status_code=202, headers={"Location": f"/v1/orders/{order_id}"})
@@ -113,19 +101,75 @@ async def cancel_order(request):
     parameters:
       - {in: path, name: order_id, required: true, schema: {type: string}}
     responses:
-      202: {description: cancel requested}
+      202: {description: "cancel requested (also for an order the gate has not recorded yet)"}
       404: {description: no such order of this account}
       409: {description: "the order is already filled, cancelled or rejected"}
     """
     account = await account_of(request)
     order_id = request.path_params["order_id"]
-    row = await _own_order(request, account, order_id)
-    if row.status not in OPEN:
-        raise ApiError(409, "ORDER_NOT_OPEN", f"the order is {row.status}")
+    await _check_cancellable(request.app.state.db, account, order_id)
     await request.app.state.order_producer.send(
         account, CancelRequest(order_id=order_id, account=account, ts=int(time.time() * 1000)))
     metrics.CANCELS.inc()
     return JSONResponse({"order_id": order_id, "status": "CANCEL_REQUESTED"}, status_code=202)
+
+
+async def _claim_key(conn, account: str, key: str, order_id: str, digest: str) -> str | None:
+    """Store the idempotency key; if it was stored before, the first request's order id."""
+    stored = (await conn.execute(
+        insert(idempotency_keys).values(account_id=account, key=key, order_id=order_id,
+                                        request_hash=digest)
+        .on_conflict_do_nothing().returning(idempotency_keys.c.order_id))).first()
+    if stored is not None:
+        return None
+    # the insert waited for a concurrent first request to commit: its row is visible now
+    first = (await conn.execute(
+        select(idempotency_keys.c.order_id, idempotency_keys.c.request_hash).where(
+            idempotency_keys.c.account_id == account, idempotency_keys.c.key == key))).one()
+    if first.request_hash != digest:
+        raise ApiError(409, "IDEMPOTENCY_KEY_REUSED",
+                       "this Idempotency-Key was used with another request body")
+    return first.order_id
+
+
+async def _issue(conn, account: str, order_id: str, client_chosen: bool) -> None:
+    """Record the id as this account's, so it can be cancelled before the gate records it.
+    An id in use already is rejected here as the gate would (DUPLICATE_ORDER_ID)."""
+    taken = client_chosen and (await conn.execute(
+        select(orders.c.order_id).where(orders.c.order_id == order_id))).first() is not None
+    if not taken:
+        taken = (await conn.execute(
+            insert(issued_orders).values(order_id=order_id, account_id=account)
+            .on_conflict_do_nothing().returning(issued_orders.c.order_id))).first() is None
+    if taken:
+        metrics.ORDERS.labels("rejected").inc()
+        metrics.REJECTIONS.labels(Reject.DUPLICATE_ORDER_ID.value).inc()
+        raise rejected(Reject.DUPLICATE_ORDER_ID, "this order id is already in use")
+
+
+# One statement, so one snapshot: an order the gate records meanwhile is seen either
+# still pending (issued) or recorded, never neither.
+_CANCEL_LOOKUP = text(
+    "SELECT o.account_id, o.status, i.account_id AS issued_to "
+    "FROM (SELECT CAST(:id AS varchar) AS id) k "
+    "LEFT JOIN orders o ON o.order_id = k.id LEFT JOIN issued_orders i ON i.order_id = k.id")
+
+
+async def _check_cancellable(db, account: str, order_id: str) -> None:
+    """404 unless the order is this account's (recorded by the gate or issued by this API
+    and not yet recorded), whether or not it exists; 409 once it is no longer open.
+    Read from the primary: the order may have been placed a moment ago."""
+    if not text_ok(order_id, 64):
+        raise not_found("order")
+    async with db.connect() as conn:
+        row = (await conn.execute(_CANCEL_LOOKUP, {"id": order_id})).one()
+    if row.account_id is None:  # not recorded by the gate (yet)
+        if row.issued_to != account:
+            raise not_found("order")
+    elif row.account_id != account:
+        raise not_found("order")
+    elif row.status not in OPEN:
+        raise ApiError(409, "ORDER_NOT_OPEN", f"the order is {row.status}")
 
 
 async def list_orders(request):

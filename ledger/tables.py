@@ -194,3 +194,13 @@ candles = Table(
     Column("trades", Integer, nullable=False),
     Column("last_seq", BigInteger, nullable=False),
 )
+
+# Order ids POST /v1/orders handed out: a cancel that reaches the API before the gate has
+# recorded the order is still the caller's to send (the gate sees it after the order).
+issued_orders = Table(
+    "issued_orders",
+    metadata,
+    Column("order_id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
+)

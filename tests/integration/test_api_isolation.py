@@ -42,6 +42,12 @@ def test_no_endpoint_reaches_another_accounts_data(platform, api):  # noqa: F811
                          api.delete(f"/v1/orders/{oid}", headers=bob)):
             assert (response.status_code, error_code(response)) == (404, "NOT_FOUND"), oid
     assert api.get("/v1/orders/b1", headers=bob).status_code == 200
+    # an id the API issued to alice that the gate has not recorded yet: still not bob's
+    with p.db.begin() as conn:
+        conn.execute(text("INSERT INTO issued_orders (order_id, account_id) "
+                          "VALUES ('a-pending', 'alice')"))
+    stolen = api.delete("/v1/orders/a-pending", headers=bob)
+    assert (stolen.status_code, error_code(stolen)) == (404, "NOT_FOUND")
     # bob's own order, traded with alice: its fill only, never alice's order or account
     fills = api.get("/v1/orders/b1", headers=bob).json()["fills"]
     assert [f["trade_id"] for f in fills] == ["ACME-2"] and "buyer" not in fills[0]
