@@ -1,4 +1,5 @@
-"""/metrics in Prometheus text format: orders by outcome, rejections by reason, latency."""
+"""/metrics in Prometheus text format: orders by outcome, rejections by reason, latency,
+and the pipeline's consumer lag (api/lag.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ LATENCY = Histogram("matchstream_api_request_seconds", "Request latency by route
 
 
 async def metrics(request):
-    """Prometheus metrics of this API process.
+    """Prometheus metrics of this API process and the pipeline's consumer lag.
     ---
     summary: Prometheus metrics (text exposition format)
     security: []
@@ -31,7 +32,12 @@ async def metrics(request):
         content:
           text/plain: {}
     """
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    text = generate_latest(REGISTRY)
+    lag = getattr(request.app.state, "lag", None)
+    if lag is not None:
+        await lag.refresh()
+        text += generate_latest(lag.registry)
+    return Response(text, media_type=CONTENT_TYPE_LATEST)
 
 
 class LatencyMiddleware:

@@ -8,6 +8,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from api import admin, errors, metrics, orders, portfolio, queries
+from api.lag import LagMonitor
 from api.openapi import openapi
 from api.producer import OrderProducer
 from ledger.db import make_engine
@@ -35,8 +36,10 @@ middleware = [Middleware(metrics.LatencyMiddleware)]
 
 
 async def start(app) -> None:
-    """Open what the REST endpoints need: the Kafka producer, a small synchronous engine."""
+    """Open what the REST endpoints need: the Kafka producer, a small synchronous engine,
+    the consumer lag monitor of /metrics."""
     app.state.order_producer = OrderProducer(app.state.settings)
+    app.state.lag = LagMonitor(app.state.settings, app.state.read_db)
     app.state.ledger_engine = make_engine(app.state.settings.database_url, pool_size=2)
 
 

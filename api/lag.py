@@ -1,0 +1,143 @@
+"""Consumer lag of the pipeline, for /metrics: input records the workers have not processed.
+
+Per partition of each agent's input topic: the high watermark minus the lower of the
+worker group's committed offset and the agents' own positions in `consumer_progress`
+(an agent's own position is never ahead of what it applied; Faust's commit can be, see
+streams/progress.py). With neither, the group will start at the earliest record (Faust's
+default), so the lag counts from the low watermark.
+
+Measured at scrape time in a thread (confluent-kafka's AdminClient blocks), at most once
+per CACHE_S however often /metrics is scraped, with short broker timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+log = logging.getLogger("matchstream.api.lag")
+
+# the topics the worker's agents consume (streams/gate, matcher, settlement, candles)
+CONSUMED = ("order-requests", "orders", "order-events", "trades", "halts")
+CACHE_S = 1.5
+TIMEOUT_S = 2.0
+
+Key = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    lag: int
+
+
+def partition_lag(high: int, low: int, committed: int | None, own: int | None) -> int:
+    """Records from the consumer's position to the end; positions below `low` are gone."""
+    known = [p for p in (committed, own) if p is not None and p >= 0]
+    position = max(low, min(known)) if known else low
+    return max(0, high - position)
+
+
+class LagMonitor:
+    def __init__(self, settings, read_db) -> None:
+        self.group = settings.app_id
+        self.topics = [settings.topic(name) for name in CONSUMED]
+        self._bootstrap = settings.kafka_bootstrap
+        self._read_db = read_db
+        self._admin: AdminClient | None = None
+        self._lock = asyncio.Lock()
+        self._measured_at = float("-inf")
+        self.lags: list[PartitionLag] | None = None  # None: the last measurement failed
+        self.registry = CollectorRegistry()
+        self.registry.register(_Collector(self))
+
+    async def refresh(self) -> None:
+        """Measure again unless the last measurement is recent; concurrent scrapes share one."""
+        async with self._lock:
+            if time.monotonic() - self._measured_at < CACHE_S:
+                return
+            own = await self._own_positions()
+            try:
+                self.lags = await asyncio.to_thread(self._measure, own)
+            except (KafkaException, TimeoutError) as exc:  # broker away: no figure, say so
+                log.warning("consumer lag not measured: %s", exc)
+                self.lags = None
+            self._measured_at = time.monotonic()
+
+    async def _own_positions(self) -> dict[Key, int]:
+        try:
+            async with self._read_db.connect() as conn:
+                rows = await conn.execute(text(
+                    "SELECT topic, partition, min(next_offset) FROM consumer_progress "
+                    "WHERE topic = ANY(:t) GROUP BY topic, partition"), {"t": self.topics})
+                return {(r[0], r[1]): r[2] for r in rows}
+        except SQLAlchemyError as exc:  # the committed offsets still give a figure
+            log.warning("consumer positions not read: %s", exc.__class__.__name__)
+            return {}
+
+    def _measure(self, own: dict[Key, int]) -> list[PartitionLag]:
+        if self._admin is None:
+            self._admin = AdminClient({"bootstrap.servers": self._bootstrap})
+        admin = self._admin
+        metadata = admin.list_topics(timeout=TIMEOUT_S).topics
+        parts = [TopicPartition(t, p) for t in self.topics if t in metadata
+                 for p in sorted(metadata[t].partitions)]
+        if not parts:
+            return []
+        found = admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(self.group, parts)], request_timeout=TIMEOUT_S)
+        committed = {(tp.topic, tp.partition): tp.offset
+                     for tp in found[self.group].result(timeout=TIMEOUT_S).topic_partitions}
+        high = _offsets(admin, parts, OffsetSpec.latest())
+        low = _offsets(admin, parts, OffsetSpec.earliest())
+        return [PartitionLag(tp.topic, tp.partition, partition_lag(
+            high[key], low[key], committed.get(key), own.get(key)))
+            for tp in parts for key in [(tp.topic, tp.partition)]]
+
+
+def _offsets(admin: AdminClient, parts: list[TopicPartition], spec) -> dict[Key, int]:
+    futures = admin.list_offsets({tp: spec for tp in parts}, request_timeout=TIMEOUT_S)
+    return {(tp.topic, tp.partition): f.result(timeout=TIMEOUT_S).offset
+            for tp, f in futures.items()}
+
+
+class _Collector:
+    """Exposes the monitor's last measurement (a measurement that failed exposes none)."""
+
+    def __init__(self, monitor: LagMonitor) -> None:
+        self.monitor = monitor
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        m = self.monitor
+        up = GaugeMetricFamily("matchstream_consumer_lag_up",
+                               "1 when the last consumer lag measurement succeeded",
+                               labels=["group"])
+        up.add_metric([m.group], 0 if m.lags is None else 1)
+        yield up
+        if m.lags is None:
+            return
+        per_partition = GaugeMetricFamily(
+            "matchstream_consumer_lag", "Records of an input partition the pipeline has "
+            "not processed yet", labels=["group", "topic", "partition"])
+        per_topic = GaugeMetricFamily(
+            "matchstream_consumer_topic_lag", "Records of an input topic the pipeline has "
+            "not processed yet (sum over its partitions)", labels=["group", "topic"])
+        sums: dict[str, int] = {}
+        for p in m.lags:
+            per_partition.add_metric([m.group, p.topic, str(p.partition)], p.lag)
+            sums[p.topic] = sums.get(p.topic, 0) + p.lag
+        for topic, total in sums.items():
+            per_topic.add_metric([m.group, topic], total)
+        yield per_partition
+        yield per_topic
