@@ -18,8 +18,10 @@ from __future__ import annotations
 import faust
 
 from infra.settings import Settings, load
+from streams.output import Output
 
 settings: Settings = load()
+output = Output(settings)  # what agents produce (Faust's producer serves its tables)
 
 app = faust.App(
     settings.app_id,
@@ -62,3 +64,9 @@ dead_letters = raw_topic("dead-letters")
 BY_NAME = {"order-requests": order_requests, "orders": orders, "order-events": order_events,
            "trades": trades, "quotes": quotes, "book": book, "halts": halts,
            "candles": candles, "dead-letters": dead_letters}
+
+# full names of the topics agents produce to through `output`
+ORDERS = settings.topic("orders")
+ORDER_EVENTS = settings.topic("order-events")
+DEAD_LETTERS = settings.topic("dead-letters")
+OUTPUT_TOPICS = {name: settings.topic(name) for name in BY_NAME}

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 2000
 BATCH_WITHIN_S = 0.005
 PERSIST_EVERY_S = 1.0
+CANDLES = ms.OUTPUT_TOPICS["candles"]
 
 _states: dict[str, SymbolCandles] = {}
 _persisted: dict[tuple[str, str, int], int] = {}  # candle -> last_seq already in PostgreSQL
@@ -108,8 +109,9 @@ async def build_candles(stream):
             deliveries.append(await open_candles.write(
                 position_key(partition), str(position).encode(), partition))
         for key, c in changed.items():
-            await ms.candles.send(key=key[0].encode(), value=json.dumps(
+            ms.output.send(CANDLES, key[0].encode(), json.dumps(
                 public(c, closed=key in closed_keys)).encode())
+        await ms.output.flush()
         await ms.app.producer.flush()
         for delivery in deliveries:
             await delivery

@@ -33,13 +33,13 @@ async def gate(stream):
         outputs, poison = await apply_batch(
             "gate", records, lambda conn, batch: process_batch(conn, topic, batch, now_ms))
         for out in outputs:
-            await _send(out, topic)
+            _send(out, topic)
         for record, exc in poison:
             letter = dead_letter(DecodeError(f"cannot be applied: {exc}", record.value or b""),
                                  topic, record.partition, record.offset, record.key)
-            await ms.dead_letters.send(key=topic.encode(), value=encode(letter))
+            ms.output.send(ms.DEAD_LETTERS, topic.encode(), encode(letter))
         # the batch is acknowledged when this body returns: deliver its outputs first
-        await ms.app.producer.flush()
+        await ms.output.flush()
         await transaction("gate position", lambda conn: store_positions(
             conn, "gate", guard.positions(events)))
 
@@ -49,10 +49,10 @@ async def _on_revoked(app, revoked, **kwargs) -> None:
     guard.forget()
 
 
-async def _send(out: GateOutput, topic: str) -> None:
+def _send(out: GateOutput, topic: str) -> None:
     for key, value in out.orders:
-        await ms.orders.send(key=key, value=value)
+        ms.output.send(ms.ORDERS, key, value)
     for key, value in out.events:
-        await ms.order_events.send(key=key, value=value)
+        ms.output.send(ms.ORDER_EVENTS, key, value)
     for value in out.dead_letters:
-        await ms.dead_letters.send(key=topic.encode(), value=value)
+        ms.output.send(ms.DEAD_LETTERS, topic.encode(), value)

@@ -12,7 +12,7 @@ import logging
 from streams import app as ms
 from streams.database import engine
 from streams.matcher_state import MatcherState, SymbolState
-from streams.publish import quote_for, records_for
+from streams.publish import BatchPublisher
 from ledger.specs import load_spec
 from schemas.codec import MATCHER_COMMAND, DecodeError, encode
 from streams.dead_letter import dead_letter
@@ -21,8 +21,10 @@ from tables.books import book_snapshots, position_key
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_EVERY = 2000  # commands
+CHECKPOINT_EVERY = 5000  # commands
 CHECKPOINT_INTERVAL_S = 0.5
+MAX_BATCH = 1000
+BATCH_WITHIN_S = 0.002
 
 state = MatcherState()
 _pending: list = []  # events processed but not yet acknowledged
@@ -34,17 +36,25 @@ guard = PositionGuard("matcher", ms.settings.kafka_bootstrap, book_snapshots.loa
 
 @ms.app.agent(ms.orders, name="matcher")
 async def matcher(stream):
-    async for delivered in stream.noack().events():
-        for event in await guard.admit([delivered]):
-            # a checkpoint must not see a command applied whose records are not all sent
-            async with _checkpoint_lock:
-                await _handle(event)
-                _pending.append(event)
+    async for delivered in stream.take_events(MAX_BATCH, within=BATCH_WITHIN_S):
+        for event in delivered:
+            # take_events acks each event after this body; the extra reference keeps
+            # the offset uncommitted until a checkpoint covers it (event.ack() there)
+            event.message.incref()
+        events = await guard.admit(delivered)
+        # a checkpoint must not see a command applied whose records are not all sent
+        async with _checkpoint_lock:
+            publisher = BatchPublisher()
+            for event in events:
+                await _handle(event, publisher)
+            for name, key, value in publisher.drain():
+                ms.output.send(ms.OUTPUT_TOPICS[name], key, value)
+            _pending.extend(events)
         if len(_pending) >= CHECKPOINT_EVERY:
             await checkpoint()
 
 
-async def _handle(event) -> None:
+async def _handle(event, publisher: BatchPublisher) -> None:
     topic = ms.settings.topic("orders")
     message = event.message
     record = MATCHER_COMMAND.decode(event.value)
@@ -60,19 +70,10 @@ async def _handle(event) -> None:
                 problem = DecodeError(f"not a valid command: {exc}", event.value)
             else:
                 if events:
-                    await _publish(symbol_state, events)
+                    publisher.add(symbol_state.book, events)
     if problem is not None:
         letter = dead_letter(problem, topic, message.partition, message.offset, event.key)
-        await ms.dead_letters.send(key=topic.encode(), value=encode(letter))
-
-
-async def _publish(symbol_state: SymbolState, events: list) -> None:
-    for name, key, value in records_for(events):
-        await ms.BY_NAME[name].send(key=key, value=value)
-    quote = quote_for(symbol_state.book, events)
-    if quote is not None:
-        name, key, value = quote
-        await ms.BY_NAME[name].send(key=key, value=value)
+        ms.output.send(ms.DEAD_LETTERS, topic.encode(), encode(letter))
 
 
 async def _symbol_state(symbol: str, partition: int) -> SymbolState | None:
@@ -102,6 +103,8 @@ async def checkpoint() -> None:
         if not _pending:
             return
         events, _pending = _pending, []
+        # every record of these commands first: a snapshot must never cover a lost one
+        await ms.output.flush()
         snapshots = state.take_dirty_snapshots()
         deliveries = [await book_snapshots.write(symbol.encode(), blob, partition)
                       for symbol, partition, blob in snapshots]

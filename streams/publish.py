@@ -12,26 +12,62 @@ from schemas.records import Trade as TradeRecord
 TRADES, ORDER_EVENTS, HALTS, BOOK, QUOTES = "trades", "order-events", "halts", "book", "quotes"
 
 
-def quote_for(book, events: list) -> tuple[str, bytes, bytes] | None:
-    """A new quote when the command traded or moved a level, else None."""
-    last = None
-    moved = False
-    for ev in events:
-        if type(ev) is Trade:
-            last = ev
-        elif type(ev) is LevelChanged:
-            moved = True
-    if last is None and not moved:
-        return None
+class BatchPublisher:
+    """The records of a batch of commands, in the order to send them.
+
+    Trades, order events and halts keep their event order. Book levels and quotes carry
+    absolute values, so within a batch only the last value of each level and of each
+    symbol's quote is sent: a consumer misses intermediate states of a few
+    milliseconds, never the current one, and the topics carry far fewer records.
+    """
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, bytes, bytes]] = []
+        self._levels: dict[tuple, LevelChanged] = {}
+        self._quotes: dict[str, tuple] = {}  # symbol -> (book, last event, last trade)
+
+    def add(self, book, events: list) -> None:
+        last_trade = None
+        moved = False
+        for ev in events:
+            kind = type(ev)
+            if kind is LevelChanged:
+                self._levels[(ev.symbol, ev.side, ev.price)] = ev
+                moved = True
+            elif kind is Trade:
+                last_trade = ev
+        self.records += records_for(events)
+        if last_trade is not None or moved:
+            known = self._quotes.get(book.symbol)
+            if last_trade is None and known is not None:
+                last_trade = known[2]
+            self._quotes[book.symbol] = (book, events[-1], last_trade)
+
+    def drain(self) -> list[tuple[str, bytes, bytes]]:
+        out = self.records
+        out += [_level(ev) for ev in self._levels.values()]
+        out += [_quote(*entry) for entry in self._quotes.values()]
+        self.records, self._levels, self._quotes = [], {}, {}
+        return out
+
+
+def _level(ev: LevelChanged) -> tuple[str, bytes, bytes]:
+    return (BOOK, ev.symbol.encode(), encode(
+        {"symbol": ev.symbol, "seq": ev.seq, "ts": ev.ts, "side": str(ev.side),
+         "price": ev.price, "quantity": ev.quantity, "count": ev.count}))
+
+
+def _quote(book, last_event, last_trade) -> tuple[str, bytes, bytes]:
     bid, bid_size, ask, ask_size = book.top()
-    rec = Quote(symbol=book.symbol, seq=events[-1].seq, ts=events[-1].ts, bid=bid,
+    rec = Quote(symbol=book.symbol, seq=last_event.seq, ts=last_event.ts, bid=bid,
                 bid_size=bid_size, ask=ask, ask_size=ask_size,
-                last=last.price if last else None, last_size=last.quantity if last else 0)
+                last=last_trade.price if last_trade else None,
+                last_size=last_trade.quantity if last_trade else 0)
     return (QUOTES, book.symbol.encode(), encode(rec))
 
 
 def records_for(events: list) -> list[tuple[str, bytes, bytes]]:
-    """(topic, key, value) for every event worth publishing, in event order."""
+    """(topic, key, value) of every trade, order event and halt, in event order."""
     out = []
     for ev in events:
         kind = type(ev)
@@ -59,10 +95,6 @@ def records_for(events: list) -> list[tuple[str, bytes, bytes]]:
         elif kind is Resumed:
             out.append((HALTS, ev.symbol.encode(), encode(Halt(symbol=ev.symbol, halted=False,
                                                                ts=ev.ts))))
-        elif kind is LevelChanged:
-            out.append((BOOK, ev.symbol.encode(), encode(
-                {"symbol": ev.symbol, "seq": ev.seq, "ts": ev.ts, "side": str(ev.side),
-                 "price": ev.price, "quantity": ev.quantity, "count": ev.count})))
     return out
 
 

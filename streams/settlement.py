@@ -21,10 +21,10 @@ MAX_BATCH = 2000
 BATCH_WITHIN_S = 0.005
 
 
-async def _send_dead_letter(event, topic_name: str, error: DecodeError) -> None:
+def _send_dead_letter(event, topic_name: str, error: DecodeError) -> None:
     letter = dead_letter(error, ms.settings.topic(topic_name), event.message.partition,
                          event.message.offset, event.key)
-    await ms.dead_letters.send(key=topic_name.encode(), value=encode(letter))
+    ms.output.send(ms.DEAD_LETTERS, topic_name.encode(), encode(letter))
 
 
 def _guard(name: str) -> PositionGuard:
@@ -46,15 +46,15 @@ async def _settle(batch, codec: Codec, topic_name: str, what: str, work, name: s
     for event in events:
         record = codec.decode(event.value)
         if isinstance(record, DecodeError):
-            await _send_dead_letter(event, topic_name, record)
+            _send_dead_letter(event, topic_name, record)
         else:
             pairs.append((event, record))
     _, poison = await apply_batch(what, pairs, lambda conn, items: work(
         conn, [record for _, record in items]))
     for (event, _), exc in poison:
-        await _send_dead_letter(event, topic_name, DecodeError(
+        _send_dead_letter(event, topic_name, DecodeError(
             f"cannot be applied: {exc}", event.value or b""))
-    await ms.app.producer.flush()
+    await ms.output.flush()
     await transaction(f"{name} position", lambda conn: store_positions(
         conn, name, guard.positions(events)))
 
