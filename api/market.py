@@ -18,6 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from api import ws
+from api.common import query_int
+from api.errors import not_found
 from api.feed import Hub, KafkaFeed
 
 DISPATCH_CHUNK = 8
@@ -79,21 +81,27 @@ async def stop(app) -> None:
         market.dispatcher.cancel()
 
 
-def _not_found(symbol: str) -> JSONResponse:
-    return JSONResponse({"error": "unknown_symbol", "message": f"unknown symbol {symbol!r}"},
-                        status_code=404)
-
-
-async def _symbol(request):
+async def _symbol(request) -> tuple[Market, str]:
+    """The market and a listed symbol of the path; the API's 404 otherwise."""
     market: Market = request.app.state.market
     symbol = request.path_params["symbol"]
-    return market, symbol, await market.known_symbol(symbol)
+    if not await market.known_symbol(symbol):
+        raise not_found("symbol")
+    return market, symbol
 
 
 async def quote(request):
-    market, symbol, known = await _symbol(request)
-    if not known:
-        return _not_found(symbol)
+    """Best bid and ask with sizes, the last trade and the halt status (public).
+    ---
+    summary: Quote of a symbol
+    security: []
+    parameters:
+      - {in: path, name: symbol, required: true, schema: {type: string}}
+    responses:
+      200: {description: "bid, bid_size, ask, ask_size, last, last_size (cents), halted"}
+      404: {description: unknown symbol}
+    """
+    market, symbol = await _symbol(request)
     data = market.hub.ticker(symbol)
     status = market.hub.status(symbol, await market.db_halted_until(symbol))
     data.update(halted=status["halted"], halted_until=status["halted_until"])
@@ -101,25 +109,46 @@ async def quote(request):
 
 
 async def book(request):
-    market, symbol, known = await _symbol(request)
-    if not known:
-        return _not_found(symbol)
-    try:
-        depth = max(1, min(int(request.query_params.get("depth", "10")), 1000))
-    except ValueError:
-        return JSONResponse({"error": "bad_request", "message": "depth must be an integer"},
-                            status_code=400)
+    """Order book depth: aggregated price levels on each side (public).
+    ---
+    summary: Order book of a symbol (L2)
+    security: []
+    parameters:
+      - {in: path, name: symbol, required: true, schema: {type: string}}
+      - {in: query, name: depth, schema: {type: integer, minimum: 1, maximum: 1000}}
+    responses:
+      200: {description: "bids and asks: price (cents), quantity, order count"}
+      400: {description: bad depth}
+      404: {description: unknown symbol}
+    """
+    market, symbol = await _symbol(request)
+    depth = query_int(request, "depth", 10, 1, 1000)
     return JSONResponse(market.hub.depth(symbol, depth))
 
 
 async def status(request):
-    market, symbol, known = await _symbol(request)
-    if not known:
-        return _not_found(symbol)
+    """Circuit breaker state of a symbol (public).
+    ---
+    summary: Halt status of a symbol
+    security: []
+    parameters:
+      - {in: path, name: symbol, required: true, schema: {type: string}}
+    responses:
+      200: {description: "halted, halted_until"}
+      404: {description: unknown symbol}
+    """
+    market, symbol = await _symbol(request)
     return JSONResponse(market.hub.status(symbol, await market.db_halted_until(symbol)))
 
 
 async def stats(request):
+    """The feed of this API process: records consumed, subscriptions, slow clients dropped.
+    ---
+    summary: Market feed statistics
+    security: []
+    responses:
+      200: {description: counters}
+    """
     hub = request.app.state.market.hub
     return JSONResponse({"records": hub.records, "channels": len(hub.subs),
                          "subscriptions": sum(len(s) for s in hub.subs.values()),
