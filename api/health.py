@@ -23,7 +23,7 @@ def _kafka_ok(settings) -> str:
     try:
         admin(settings).list_topics(timeout=2)
         return "ok"
-    except Exception as exc:  # any client failure means unreachable
+    except Exception as exc:  # noqa: BLE001 - any client failure means unreachable
         return f"unreachable: {exc}"
 
 
@@ -32,5 +32,5 @@ async def _postgres_ok(db) -> str:
         async with db.connect() as conn:
             await conn.execute(text("SELECT 1"))
         return "ok"
-    except Exception as exc:  # any driver failure means unreachable
+    except Exception as exc:  # noqa: BLE001 - any driver failure means unreachable
         return f"unreachable: {exc.__class__.__name__}"
