@@ -8,7 +8,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from api import market, rest
+from api import market, rest, screen
 from api.health import health
 from infra.settings import load
 from ledger.db import make_async_engine
@@ -36,11 +36,12 @@ async def lifespan(app: Starlette):
 
 async def index(request):
     return JSONResponse({"service": "matchstream", "health": "/health",
-                         "openapi": "/openapi.json"})
+                         "openapi": "/openapi.json", "screen": "/screen/"})
 
 
 def create_app() -> Starlette:
-    routes = [Route("/", index), Route("/health", health), *rest.routes, *market.routes]
+    routes = [Route("/", index), Route("/health", health), *rest.routes, *market.routes,
+              *screen.routes]
     return Starlette(routes=routes, lifespan=lifespan, middleware=rest.middleware,
                      exception_handlers=rest.exception_handlers)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import text
 
+from api.auth import issue_token
 from cli.simulator import Simulator, SymbolState, Tape, trade_line
 from infra import process, services
 from infra.settings import Settings, load
@@ -30,6 +31,9 @@ SUMMARY_EVERY_S = 10.0
 WORKER_READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
 DRAIN_TIMEOUT_S = 30.0
+SCREEN_ACCOUNT = "you"  # the human at the trading screen; the simulator never trades it
+SCREEN_CASH = 10_000_000  # $100,000
+SCREEN_SHARES = 500
 
 
 def run(args) -> None:
@@ -46,7 +50,8 @@ def run(args) -> None:
         _seed(engine)
         symbols = _symbol_states(engine)
         children = _start_children(settings, args.port)
-        _simulate(settings, engine, symbols, args.seconds)
+        screen = _screen_access(engine, args.port)
+        _simulate(settings, engine, symbols, args.seconds, screen)
     except KeyboardInterrupt:
         print("\ndemo: interrupted", flush=True)
     finally:
@@ -74,6 +79,21 @@ def _seed(engine) -> None:
                          reference=f"demo-seed:{trader}:{symbol}", note="demo seed")
     print(f"demo: seeded {', '.join(SYMBOLS)} and traders {', '.join(TRADERS)} "
           f"({format_cents(CASH)} cash and {SHARES_EACH:,} shares of each, once)", flush=True)
+
+
+def _screen_access(engine, port: int) -> str:
+    """Fund the screen's account (once) and mint a token (each run: tokens are shown once)."""
+    admin.create_account(engine, SCREEN_ACCOUNT, name="you, at the trading screen")
+    admin.adjust(engine, SCREEN_ACCOUNT, admin.CASH, SCREEN_CASH,
+                 reference=f"demo-seed:{SCREEN_ACCOUNT}:CASH", note="demo seed")
+    for symbol in SYMBOLS:
+        admin.adjust(engine, SCREEN_ACCOUNT, symbol, SCREEN_SHARES,
+                     reference=f"demo-seed:{SCREEN_ACCOUNT}:{symbol}", note="demo seed")
+    token = issue_token(engine, SCREEN_ACCOUNT, label="demo trading screen")
+    line = (f"demo: trading screen: http://127.0.0.1:{port}/screen/ — sign in with token "
+            f"{token} (account {SCREEN_ACCOUNT!r})")
+    print(line, flush=True)
+    return line
 
 
 def _symbol_states(engine) -> list[SymbolState]:
@@ -160,7 +180,8 @@ def _stop_children(pid_files: dict[str, Path]) -> None:
             process.terminate(pid_file, timeout=STOP_TIMEOUT_S)
 
 
-def _simulate(settings: Settings, engine, symbols: list[SymbolState], seconds: float) -> None:
+def _simulate(settings: Settings, engine, symbols: list[SymbolState], seconds: float,
+              screen: str = "") -> None:
     tape = Tape(settings)
     sim = Simulator(settings, TRADERS, symbols, SHARES_EACH)
     # orders an earlier demo left resting become cancel targets, so reservations stay bounded
@@ -195,6 +216,7 @@ def _simulate(settings: Settings, engine, symbols: list[SymbolState], seconds: f
                 print("demo: orders are being accepted", flush=True)
             if now >= next_summary:
                 _summary(engine, sim, tape)
+                print(screen, flush=True)  # the tape scrolls it away: say it again
                 next_summary += SUMMARY_EVERY_S
     finally:
         undelivered = sim.close()
