@@ -57,6 +57,8 @@ def test_trading_screen(platform, api_server, chromium, artifacts):
         expect(page.locator("#chart")).to_have_attribute("data-candles", re.compile("[1-9]"))
         expect(page.locator("#halt-badge")).to_be_hidden()
         shot("1-market")
+        page.click('#intervals button[data-interval="5m"]')
+        expect(page.locator("#chart")).to_have_attribute("data-candles", re.compile("[1-9]"))
 
         # a bad token is refused in words; alice's works
         page.fill("#token", "ms_not-a-token")
