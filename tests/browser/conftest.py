@@ -79,13 +79,17 @@ def artifacts(services, request) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium():
+    """Per test: Playwright's sync API marks its event loop as running in this thread
+    while it is open, which would break later tests' asyncio.run."""
     assert Path(CHROMIUM).exists(), (
         f"{CHROMIUM} is missing: install Debian's chromium (scripts/bootstrap does, as root)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        # containers often have a tiny /dev/shm, which crashes Chromium's renderers
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--disable-dev-shm-usage"])
         yield browser
         browser.close()
