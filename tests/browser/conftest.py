@@ -75,6 +75,8 @@ def artifacts(services, request) -> Path:
     """Where the test leaves its screenshots (under MATCHSTREAM_HOME, gitignored)."""
     path = services.home / "artifacts" / request.node.name
     path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.png"):  # only this run's pictures (and no stale failure.png)
+        old.unlink()
     print(f"\nscreenshots in {path}")
     return path
 
