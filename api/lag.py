@@ -1,8 +1,8 @@
 """Consumer lag of the pipeline, for /metrics: input records the workers have not processed.
 
-Per partition of each agent's input topic: the high watermark minus the lower of the
-worker group's committed offset and the agents' own positions in `consumer_progress`
-(an agent's own position is never ahead of what it applied; Faust's commit can be, see
+Per stage (its consumer group) and partition of its input topics: the high watermark
+minus the lower of the group's committed offset and the agents' own positions in
+`consumer_progress` (an agent's own position is never ahead of what it applied; Faust's commit can be, see
 streams/progress.py). With neither, the group will start at the earliest record (Faust's
 default), so the lag counts from the low watermark.
 
@@ -25,10 +25,10 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from streams.stages import consumer_groups
+
 log = logging.getLogger("matchstream.api.lag")
 
-# the topics the worker's agents consume (streams/gate, matcher, settlement, candles)
-CONSUMED = ("order-requests", "orders", "order-events", "trades", "halts")
 CACHE_S = 1.5
 TIMEOUT_S = 2.0
 
@@ -37,6 +37,7 @@ Key = tuple[str, int]
 
 @dataclass(frozen=True, slots=True)
 class PartitionLag:
+    group: str
     topic: str
     partition: int
     lag: int
@@ -51,8 +52,9 @@ def partition_lag(high: int, low: int, committed: int | None, own: int | None) -
 
 class LagMonitor:
     def __init__(self, settings, read_db) -> None:
-        self.group = settings.app_id
-        self.topics = [settings.topic(name) for name in CONSUMED]
+        # one consumer group per pipeline stage (streams/stages.py)
+        self.groups = consumer_groups(settings)
+        self.topics = sorted({t for topics in self.groups.values() for t in topics})
         self._bootstrap = settings.kafka_bootstrap
         self._read_db = read_db
         self._admin: AdminClient | None = None
@@ -95,15 +97,21 @@ class LagMonitor:
                  for p in sorted(metadata[t].partitions)]
         if not parts:
             return []
-        found = admin.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(self.group, parts)], request_timeout=TIMEOUT_S)
-        committed = {(tp.topic, tp.partition): tp.offset
-                     for tp in found[self.group].result(timeout=TIMEOUT_S).topic_partitions}
         high = _offsets(admin, parts, OffsetSpec.latest())
         low = _offsets(admin, parts, OffsetSpec.earliest())
-        return [PartitionLag(tp.topic, tp.partition, partition_lag(
-            high[key], low[key], committed.get(key), own.get(key)))
-            for tp in parts for key in [(tp.topic, tp.partition)]]
+        out = []
+        for group, topics in self.groups.items():
+            mine = [tp for tp in parts if tp.topic in topics]
+            if not mine:
+                continue
+            found = admin.list_consumer_group_offsets(  # one group per request
+                [ConsumerGroupTopicPartitions(group, mine)], request_timeout=TIMEOUT_S)
+            committed = {(tp.topic, tp.partition): tp.offset
+                         for tp in found[group].result(timeout=TIMEOUT_S).topic_partitions}
+            out += [PartitionLag(group, tp.topic, tp.partition, partition_lag(
+                high[key], low[key], committed.get(key), own.get(key)))
+                for tp in mine for key in [(tp.topic, tp.partition)]]
+        return out
 
 
 def _offsets(admin: AdminClient, parts: list[TopicPartition], spec) -> dict[Key, int]:
@@ -121,9 +129,8 @@ class _Collector:
     def collect(self) -> Iterable[GaugeMetricFamily]:
         m = self.monitor
         up = GaugeMetricFamily("matchstream_consumer_lag_up",
-                               "1 when the last consumer lag measurement succeeded",
-                               labels=["group"])
-        up.add_metric([m.group], 0 if m.lags is None else 1)
+                               "1 when the last consumer lag measurement succeeded")
+        up.add_metric([], 0 if m.lags is None else 1)
         yield up
         if m.lags is None:
             return
@@ -133,11 +140,11 @@ class _Collector:
         per_topic = GaugeMetricFamily(
             "matchstream_consumer_topic_lag", "Records of an input topic the pipeline has "
             "not processed yet (sum over its partitions)", labels=["group", "topic"])
-        sums: dict[str, int] = {}
+        sums: dict[tuple[str, str], int] = {}
         for p in m.lags:
-            per_partition.add_metric([m.group, p.topic, str(p.partition)], p.lag)
-            sums[p.topic] = sums.get(p.topic, 0) + p.lag
-        for topic, total in sums.items():
-            per_topic.add_metric([m.group, topic], total)
+            per_partition.add_metric([p.group, p.topic, str(p.partition)], p.lag)
+            sums[(p.group, p.topic)] = sums.get((p.group, p.topic), 0) + p.lag
+        for (group, topic), total in sums.items():
+            per_topic.add_metric([group, topic], total)
         yield per_partition
         yield per_topic

@@ -66,6 +66,7 @@ from infra.settings import REPO_ROOT, Settings, load
 from ledger.migrate import upgrade
 from schemas.codec import encode
 from schemas.records import CancelRequest, NewOrderRequest
+from streams.stages import consumer_groups
 
 CASH_EACH = 1_000_000_000  # $10M per account, cents
 SHARES_EACH = 100_000  # of every symbol, per account
@@ -288,16 +289,35 @@ def _wait_ready(procs: list[subprocess.Popen]) -> float:
                      + ", ".join(str(p.log_path) for p in procs))
 
 
-def _cpu_seconds(procs: list[subprocess.Popen]) -> float:
-    """User + system CPU the workers have used so far (Linux /proc)."""
-    total = 0
+def _cpu_by_stage(procs: list[subprocess.Popen]) -> dict[str, float]:
+    """User + system CPU seconds so far of each worker's stage processes (Linux /proc),
+    summed per stage; the supervisors themselves count as "supervisor"."""
+    out: dict[str, float] = {}
     for p in procs:
+        for pid in _process_tree(p.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            stage = (argv[argv.index(b"--stage") + 1].decode() if b"--stage" in argv
+                     else "supervisor")
+            ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+            out[stage] = out.get(stage, 0.0) + ticks / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def _process_tree(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
         try:
-            fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            todo += [int(c) for c in Path(f"/proc/{current}/task/{current}/children")
+                     .read_text().split()]
         except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-    return total / os.sysconf("SC_CLK_TCK")
+            pass
+    return found
 
 
 def _stop_workers(procs: list[subprocess.Popen]) -> None:
@@ -344,7 +364,6 @@ class Monitor:
     def __init__(self, settings: Settings, url: str, schedule: Schedule) -> None:
         self.settings = settings
         self.schedule = schedule
-        self.group = settings.app_id
         self.admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
         self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
                                   "group.id": f"bench-tap-{uuid.uuid4().hex}",
@@ -399,22 +418,28 @@ class Monitor:
                     self.rejected[f"{event.status}:{event.reason}"] += 1
 
     def lag(self) -> dict[str, int]:
-        """Per topic: high watermark minus the app group's committed offset."""
+        """Per topic: high watermark minus the committed offset of the stage consuming it
+        (for a topic two stages consume, the one further behind)."""
         try:
-            found = self.admin.list_consumer_group_offsets(
-                [ConsumerGroupTopicPartitions(self.group, self.lag_parts)])
-            committed = {(tp.topic, tp.partition): tp.offset
-                         for tp in found[self.group].result(timeout=5).topic_partitions}
             ends = self.admin.list_offsets({tp: OffsetSpec.latest() for tp in self.lag_parts},
                                            request_timeout=5)
+            high = {(tp.topic, tp.partition): f.result().offset for tp, f in ends.items()}
             out: dict[str, int] = {}
-            for tp, future in ends.items():
-                high = future.result().offset
-                done = committed.get((tp.topic, tp.partition), -1)
-                name = tp.topic[len(self.settings.namespace) + 1:]
-                out[name] = out.get(name, 0) + high - max(done, 0)
+            for group, topics in consumer_groups(self.settings).items():
+                parts = [tp for tp in self.lag_parts if tp.topic in topics]
+                if not parts:
+                    continue
+                found = self.admin.list_consumer_group_offsets(
+                    [ConsumerGroupTopicPartitions(group, parts)])
+                per_topic: dict[str, int] = {}
+                for tp in found[group].result(timeout=5).topic_partitions:
+                    name = tp.topic[len(self.settings.namespace) + 1:]
+                    per_topic[name] = (per_topic.get(name, 0)
+                                       + high[(tp.topic, tp.partition)] - max(tp.offset, 0))
+                for name, lag in per_topic.items():
+                    out[name] = max(out.get(name, 0), lag)
             return out
-        except KafkaException:  # e.g. the group has not committed yet: no sample this second
+        except KafkaException:  # e.g. a group has not committed yet: no sample this second
             return {}
 
     def settled(self) -> int:
@@ -489,7 +514,7 @@ def run(args) -> dict:
         n = int(args.rate * args.seconds)
         schedule = _schedule(args, accounts, symbols, t0=time.time() + 1.0 + n * 25e-6)
         monitor = Monitor(settings, url, schedule)
-        monitor.cpu_start = _cpu_seconds(workers)
+        monitor.cpu_start = _cpu_by_stage(workers)
         sender = Sender(settings, schedule, stop)
         sender.start()
         if args.profile:
@@ -512,7 +537,10 @@ def run(args) -> dict:
                     caught_up = bool(lag) and all(v == 0 for v in lag.values())
                     if (caught_up and row["settled"] >= monitor.trades) or now >= deadline:
                         break
-        monitor.cpu_s = _cpu_seconds(workers) - monitor.cpu_start
+        cpu_end = _cpu_by_stage(workers)
+        monitor.cpu_stages = {k: round(v - monitor.cpu_start.get(k, 0.0), 1)
+                              for k, v in cpu_end.items()}
+        monitor.cpu_s = sum(monitor.cpu_stages.values())
         monitor.wall_s = time.time() - t0
         result = _report(args, settings, schedule, sender, monitor, out_dir, label)
     except KeyboardInterrupt:
@@ -543,7 +571,7 @@ def _interrupt(signum, frame) -> None:
 def _start_profile(args, pid: int, out_dir: Path, label: str):
     path = out_dir / f"{label}-pyspy.txt"
     cmd = [str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(pid),
-           "-d", str(int(args.profile_seconds)), "-r", "100", "--nonblocking",
+           "-d", str(int(args.profile_seconds)), "-r", "100", "--nonblocking", "--subprocesses",
            "--idle", "--format", "raw", "-o", str(path)]
     proc = subprocess.Popen(["sh", "-c", f"sleep {args.profile_delay}; exec " + " ".join(cmd)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -610,7 +638,8 @@ def _report(args, settings, schedule: Schedule, sender: Sender, monitor: Monitor
         "rejected": dict(monitor.rejected.most_common(6)),
         "throughput": throughput, "latency": latency, "max_lag": max_lag,
         "final_lag": monitor.timeline[-1]["lag"] if monitor.timeline else {},
-        "worker_cpu_s": round(monitor.cpu_s, 1), "wall_s": round(monitor.wall_s, 1),
+        "worker_cpu_s": round(monitor.cpu_s, 1), "worker_cpu_s_by_stage": monitor.cpu_stages,
+        "wall_s": round(monitor.wall_s, 1),
         "worker_cpu_ms_per_accepted": (round(monitor.cpu_s * 1000 / monitor.accepted, 2)
                                        if monitor.accepted else None),
         "load_avg_1m": round(os.getloadavg()[0], 2),
@@ -629,7 +658,8 @@ def _print_table(r: dict) -> None:
     print(f"throughput in the sending window: accepted {t['accepted_per_s']:g}/s, trades "
           f"{t['trades_per_s']:g}/s, settled {t['settled_per_s']:g}/s")
     print(f"worker CPU {r['worker_cpu_s']:g} s in {r['wall_s']:g} s "
-          f"({r['worker_cpu_ms_per_accepted']} ms per accepted order)")
+          f"({r['worker_cpu_ms_per_accepted']} ms per accepted order); by stage "
+          f"{r['worker_cpu_s_by_stage']}")
     print(f"rejected: {r['rejected'] or 'none'}; max lag {r['max_lag']}; final lag "
           f"{r['final_lag']}")
     head = "| from planned send to | n | p50 | p90 | p99 | p99.9 | max |"

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from infra.settings import load
+from streams.stages import STAGES
 
 
 def _services(args) -> None:
@@ -43,10 +44,18 @@ def _migrate(args) -> None:
 
 def _worker(args) -> None:
     settings = load()
-    print(f"worker: Faust app {settings.app_id} on {settings.kafka_bootstrap}", flush=True)
+    if args.stage is None:
+        from streams.supervisor import run
+
+        print(f"worker: Faust apps {settings.app_id}-<stage> on {settings.kafka_bootstrap}",
+              flush=True)
+        sys.exit(run(None, args.faust_args))
+    from streams.stages import group_id
     from streams.worker import main
 
-    main(args.faust_args)
+    print(f"worker: stage {args.stage}, Faust app {group_id(settings, args.stage)}",
+          flush=True)
+    main(args.stage, args.faust_args)
 
 
 def _api(args) -> None:
@@ -98,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("topics", help="create the platform's topics (idempotent) and list them"
                    ).set_defaults(func=_topics)
     sub.add_parser("migrate", help="apply the ledger's migrations").set_defaults(func=_migrate)
-    worker = sub.add_parser("worker", help="run a Faust worker (gate, matcher, settlement)")
+    worker = sub.add_parser("worker", help="run the pipeline: one process per stage "
+                            "(gate, matcher, settlement, market)")
+    worker.add_argument("--stage", choices=sorted(STAGES), default=None,
+                        help="run only this stage (add processes to scale a stage out)")
     worker.add_argument("faust_args", nargs=argparse.REMAINDER)
     worker.set_defaults(func=_worker)
     api = sub.add_parser("api", help="run the Starlette API")

@@ -15,16 +15,21 @@ See README "Processing guarantees".
 
 from __future__ import annotations
 
+import os
+
 import faust
 
 from infra.settings import Settings, load
 from streams.output import Output
+from streams.stages import group_id
 
 settings: Settings = load()
+# the stage this process runs (streams/stages.py); tools importing the app have none
+STAGE = os.environ.get("MATCHSTREAM_STAGE", "")
 output = Output(settings)  # what agents produce (Faust's producer serves its tables)
 
 app = faust.App(
-    settings.app_id,
+    group_id(settings, STAGE) if STAGE else settings.app_id,
     broker=f"kafka://{settings.kafka_bootstrap}",
     store="memory://",
     processing_guarantee="at_least_once",

@@ -30,6 +30,7 @@ from sqlalchemy import text
 from engine.candles import GRACE_MS, SymbolCandles, public
 from schemas.codec import TRADE, DecodeError
 from streams import app as ms
+from streams.batching import Batcher
 from streams.progress import PositionGuard
 from streams.resilient import transaction
 from tables.candles import open_candles, position_key
@@ -37,7 +38,6 @@ from tables.candles import open_candles, position_key
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 2000
-BATCH_WITHIN_S = 0.005
 PERSIST_EVERY_S = 1.0
 CANDLES = ms.OUTPUT_TOPICS["candles"]
 
@@ -78,45 +78,52 @@ async def _upsert(candles: list[dict]) -> None:
         _persisted[(c["symbol"], c["interval"], c["start_ms"])] = c["last_seq"]
 
 
+async def _process(delivered: list) -> None:
+    events = await guard.admit(delivered)
+    touched: dict[str, int] = {}
+    changed: dict[tuple[str, str, int], dict] = {}
+    closed: list[dict] = []
+    for event in events:
+        trade = TRADE.decode(event.value)
+        if isinstance(trade, DecodeError):
+            continue  # settlement dead-letters it; nothing to count
+        state = _state(trade.symbol)
+        updated, done = state.apply(trade.price, trade.quantity, trade.seq, trade.ts)
+        touched[trade.symbol] = event.message.partition
+        for c in updated:
+            changed[(c["symbol"], c["interval"], c["start_ms"])] = c
+        for c in done:
+            closed.append(c)
+            changed[(c["symbol"], c["interval"], c["start_ms"])] = c
+    closed_keys = {(c["symbol"], c["interval"], c["start_ms"]) for c in closed}
+    await _upsert(closed)  # before the state forgets them
+    deliveries = []
+    for symbol, partition in touched.items():
+        deliveries.append(await open_candles.write(
+            symbol.encode(), json.dumps(_states[symbol].state).encode(), partition))
+    for (_, partition), position in PositionGuard.positions(events).items():
+        deliveries.append(await open_candles.write(
+            position_key(partition), str(position).encode(), partition))
+    for key, c in changed.items():
+        ms.output.send(CANDLES, key[0].encode(), json.dumps(
+            public(c, closed=key in closed_keys)).encode())
+    await ms.output.flush()
+    await ms.app.producer.flush()
+    for delivery in deliveries:
+        await delivery
+    for key in closed_keys:
+        _persisted.pop(key, None)
+    for event in delivered:
+        event.ack()
+
+
+batcher = Batcher("candles", _process, MAX_BATCH)
+
+
 @ms.app.agent(ms.trades, name="candles")
 async def build_candles(stream):
-    async for batch in stream.take_events(MAX_BATCH, within=BATCH_WITHIN_S):
-        events = await guard.admit(batch)
-        if not events:
-            continue
-        touched: dict[str, int] = {}
-        changed: dict[tuple[str, str, int], dict] = {}
-        closed: list[dict] = []
-        for event in events:
-            trade = TRADE.decode(event.value)
-            if isinstance(trade, DecodeError):
-                continue  # settlement dead-letters it; nothing to count
-            state = _state(trade.symbol)
-            updated, done = state.apply(trade.price, trade.quantity, trade.seq, trade.ts)
-            touched[trade.symbol] = event.message.partition
-            for c in updated:
-                changed[(c["symbol"], c["interval"], c["start_ms"])] = c
-            for c in done:
-                closed.append(c)
-                changed[(c["symbol"], c["interval"], c["start_ms"])] = c
-        closed_keys = {(c["symbol"], c["interval"], c["start_ms"]) for c in closed}
-        await _upsert(closed)  # before the state forgets them
-        deliveries = []
-        for symbol, partition in touched.items():
-            deliveries.append(await open_candles.write(
-                symbol.encode(), json.dumps(_states[symbol].state).encode(), partition))
-        for (_, partition), position in PositionGuard.positions(events).items():
-            deliveries.append(await open_candles.write(
-                position_key(partition), str(position).encode(), partition))
-        for key, c in changed.items():
-            ms.output.send(CANDLES, key[0].encode(), json.dumps(
-                public(c, closed=key in closed_keys)).encode())
-        await ms.output.flush()
-        await ms.app.producer.flush()
-        for delivery in deliveries:
-            await delivery
-        for key in closed_keys:
-            _persisted.pop(key, None)
+    async for event in stream.noack().events():
+        await batcher.put(event)
 
 
 @ms.app.timer(PERSIST_EVERY_S)
@@ -140,5 +147,7 @@ async def persist_ended_candles() -> None:
 
 @ms.app.on_partitions_revoked.connect
 async def _on_revoked(app, revoked, **kwargs) -> None:
+    lost = {(tp.topic, tp.partition) for tp in revoked}
     guard.forget()
     _states.clear()
+    batcher.drop(lambda e: (e.message.topic, e.message.partition) not in lost)

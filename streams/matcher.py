@@ -15,6 +15,7 @@ from streams.matcher_state import MatcherState, SymbolState
 from streams.publish import BatchPublisher
 from ledger.specs import load_spec
 from schemas.codec import MATCHER_COMMAND, DecodeError, encode
+from streams.batching import Batcher
 from streams.dead_letter import dead_letter
 from streams.progress import PositionGuard
 from tables.books import book_snapshots, position_key
@@ -22,11 +23,13 @@ from tables.books import book_snapshots, position_key
 log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY = 5000  # commands
-CHECKPOINT_INTERVAL_S = 0.5
+CHECKPOINT_INTERVAL_S = 1.0  # snapshots cost: every dirty book is serialised whole
 MAX_BATCH = 1000
-BATCH_WITHIN_S = 0.002
+
+ORDERS = ms.settings.topic("orders")
 
 state = MatcherState()
+_owned: set[int] = set()  # `orders` partitions assigned to this worker
 _pending: list = []  # events processed but not yet acknowledged
 _checkpoint_lock = asyncio.Lock()
 
@@ -34,28 +37,33 @@ _checkpoint_lock = asyncio.Lock()
 guard = PositionGuard("matcher", ms.settings.kafka_bootstrap, book_snapshots.load_positions)
 
 
+async def _process(delivered: list) -> None:
+    events = await guard.admit(delivered)
+    # a checkpoint must not see a command applied whose records are not all sent
+    async with _checkpoint_lock:
+        # a batch taken before a rebalance may hold commands of partitions gone since
+        events = [e for e in events if e.message.partition in _owned]
+        publisher = BatchPublisher()
+        for event in events:
+            await _handle(event, publisher)
+        for name, key, value in publisher.drain():
+            ms.output.send(ms.OUTPUT_TOPICS[name], key, value)
+        _pending.extend(events)  # acknowledged by the checkpoint that covers them
+    if len(_pending) >= CHECKPOINT_EVERY:
+        await checkpoint()
+
+
+batcher = Batcher("matcher", _process, MAX_BATCH)
+
+
 @ms.app.agent(ms.orders, name="matcher")
 async def matcher(stream):
-    async for delivered in stream.take_events(MAX_BATCH, within=BATCH_WITHIN_S):
-        for event in delivered:
-            # take_events acks each event after this body; the extra reference keeps
-            # the offset uncommitted until a checkpoint covers it (event.ack() there)
-            event.message.incref()
-        events = await guard.admit(delivered)
-        # a checkpoint must not see a command applied whose records are not all sent
-        async with _checkpoint_lock:
-            publisher = BatchPublisher()
-            for event in events:
-                await _handle(event, publisher)
-            for name, key, value in publisher.drain():
-                ms.output.send(ms.OUTPUT_TOPICS[name], key, value)
-            _pending.extend(events)
-        if len(_pending) >= CHECKPOINT_EVERY:
-            await checkpoint()
+    async for event in stream.noack().events():
+        await batcher.put(event)
 
 
 async def _handle(event, publisher: BatchPublisher) -> None:
-    topic = ms.settings.topic("orders")
+    topic = ORDERS
     message = event.message
     record = MATCHER_COMMAND.decode(event.value)
     problem = record if isinstance(record, DecodeError) else None
@@ -119,12 +127,21 @@ async def checkpoint() -> None:
             event.ack()
 
 
+@ms.app.on_partitions_assigned.connect
+async def _on_assigned(app, assigned, **kwargs) -> None:
+    async with _checkpoint_lock:
+        _owned.update(tp.partition for tp in assigned if tp.topic == ORDERS)
+
+
 @ms.app.on_partitions_revoked.connect
 async def _on_revoked(app, revoked, **kwargs) -> None:
     """After a rebalance Faust replays every partition from its committed offset, so
     the books of revoked partitions are dropped and restored from their snapshots."""
-    lost = {tp.partition for tp in revoked if tp.topic == ms.settings.topic("orders")}
+    lost = {tp.partition for tp in revoked if tp.topic == ORDERS}
     guard.forget()
-    if lost:
-        state.forget_partitions(lost)
-        _pending[:] = [e for e in _pending if e.message.partition not in lost]
+    async with _checkpoint_lock:  # not while a batch is half applied
+        _owned.difference_update(lost)
+        if lost:
+            state.forget_partitions(lost)
+            _pending[:] = [e for e in _pending if e.message.partition not in lost]
+            batcher.drop(lambda event: event.message.partition not in lost)

@@ -13,12 +13,12 @@ from ledger import settlement
 from ledger.progress import load_positions, store_positions
 from schemas.codec import HALT, ORDER_EVENT, TRADE, Codec, DecodeError, encode
 from streams import app as ms
+from streams.batching import Batcher
 from streams.dead_letter import dead_letter
 from streams.progress import PositionGuard
 from streams.resilient import apply_batch, transaction
 
 MAX_BATCH = 2000
-BATCH_WITHIN_S = 0.005
 
 
 def _send_dead_letter(event, topic_name: str, error: DecodeError) -> None:
@@ -61,8 +61,11 @@ async def _settle(batch, codec: Codec, topic_name: str, what: str, work, name: s
 
 @ms.app.on_partitions_revoked.connect
 async def _on_revoked(app, revoked, **kwargs) -> None:
+    lost = {(tp.topic, tp.partition) for tp in revoked}
     for guard in GUARDS.values():
         guard.forget()
+    for batcher in BATCHERS.values():
+        batcher.drop(lambda e: (e.message.topic, e.message.partition) not in lost)
 
 
 async def _apply_halts(conn, halts: Sequence) -> None:
@@ -70,21 +73,28 @@ async def _apply_halts(conn, halts: Sequence) -> None:
         await settlement.apply_halt(conn, h.symbol, h.halted, h.ts, h.until_ts)
 
 
-@ms.app.agent(ms.trades, name="settle-trades")
-async def settle_trades(stream):
-    async for events in stream.take_events(MAX_BATCH, within=BATCH_WITHIN_S):
-        await _settle(events, TRADE, "trades", "trade settlement", settlement.settle_trades,
-                      "settle-trades")
+def _agent(topic, name: str, codec: Codec, topic_name: str, what: str, work,
+           max_batch: int = MAX_BATCH):
+    async def process(events: list) -> None:
+        await _settle(events, codec, topic_name, what, work, name)
+        for event in events:
+            event.ack()
+
+    batcher = BATCHERS[name] = Batcher(name, process, max_batch)
+
+    async def agent(stream):
+        async for event in stream.noack().events():
+            await batcher.put(event)
+
+    agent.__name__ = agent.__qualname__ = name.replace("-", "_")
+    return ms.app.agent(topic, name=name)(agent)
 
 
-@ms.app.agent(ms.order_events, name="settle-order-events")
-async def settle_order_events(stream):
-    async for events in stream.take_events(MAX_BATCH, within=BATCH_WITHIN_S):
-        await _settle(events, ORDER_EVENT, "order-events", "reservation release",
-                      settlement.release_remainders, "settle-order-events")
-
-
-@ms.app.agent(ms.halts, name="record-halts")
-async def record_halts(stream):
-    async for events in stream.take_events(100, within=0.01):
-        await _settle(events, HALT, "halts", "halt record", _apply_halts, "record-halts")
+BATCHERS: dict[str, Batcher] = {}
+settle_trades = _agent(ms.trades, "settle-trades", TRADE, "trades", "trade settlement",
+                       settlement.settle_trades)
+settle_order_events = _agent(ms.order_events, "settle-order-events", ORDER_EVENT,
+                             "order-events", "reservation release",
+                             settlement.release_remainders)
+record_halts = _agent(ms.halts, "record-halts", HALT, "halts", "halt record", _apply_halts,
+                      max_batch=100)

@@ -1,14 +1,20 @@
-"""Entry point of a Faust worker: registers every agent, then runs the app."""
+"""Entry point of one stage's Faust worker: registers the stage's agents, runs the app."""
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
 
-from streams import candles, gate, matcher, settlement  # noqa: F401  (registers the agents)
-from streams.app import app, settings
+from streams.stages import STAGES
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(stage: str, argv: list[str] | None = None) -> None:
+    os.environ["MATCHSTREAM_STAGE"] = stage  # read by streams.app: the stage's app id
+    for module in STAGES[stage][0]:
+        importlib.import_module(module)  # registers the agents
+    from streams.app import app, settings
+
     (settings.home / "faust").mkdir(parents=True, exist_ok=True)
     # the worker command enables Faust's web server by default; we serve HTTP from api/
     sys.argv = ["matchstream-worker", "worker", "--without-web", "--loglevel", "info",
@@ -17,4 +23,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(sys.argv[1], sys.argv[2:])

@@ -10,17 +10,22 @@ from tests.platform import wait_for
 
 
 def _lag(api) -> dict[str, int] | None:  # noqa: F811
-    """Lag per topic from /metrics, or None when it could not be measured."""
+    """Lag per topic (summed over the stages consuming it) from /metrics, or None when it
+    could not be measured."""
     families = {f.name: f for f in text_string_to_metric_families(api.get("/metrics").text)}
     if families["matchstream_consumer_lag_up"].samples[0].value != 1:
         return None
-    per_partition: dict[str, int] = {}
+    per_partition: dict[tuple[str, str], int] = {}
     for s in families["matchstream_consumer_lag"].samples:
-        per_partition[s.labels["topic"]] = per_partition.get(s.labels["topic"], 0) + int(s.value)
-    totals = {s.labels["topic"]: int(s.value)
+        key = (s.labels["group"], s.labels["topic"])
+        per_partition[key] = per_partition.get(key, 0) + int(s.value)
+    totals = {(s.labels["group"], s.labels["topic"]): int(s.value)
               for s in families["matchstream_consumer_topic_lag"].samples}
     assert totals == per_partition
-    return totals
+    by_topic: dict[str, int] = {}
+    for (_, topic), lag in totals.items():
+        by_topic[topic] = by_topic.get(topic, 0) + lag
+    return by_topic
 
 
 def test_metrics_report_consumer_lag(platform, api):  # noqa: F811

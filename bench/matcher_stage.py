@@ -1,0 +1,208 @@
+"""Orders per second through the matcher stage alone: Kafka in, books, Kafka out.
+
+    python -m bench.matcher_stage --orders 200000 --symbols 50
+
+The brief's 100,000 orders/s "through the matcher" is a property of the matcher stage
+(`matchstream worker --stage matcher`), not of the whole pipeline, so this measures
+that process on its own, with its real input and outputs: Faust consuming `orders`,
+the books, the confluent-kafka output of trades / order-events / book / quotes, and
+its snapshots and commits.
+
+Set-up (like bench.load: the default services, a namespace and database of its own):
+symbols in PostgreSQL (the matcher loads their specs), then the whole input produced
+to `orders` *before* the matcher starts, so the producer never limits it: per symbol
+a seeded bench/flow.py mix (~70% LIMIT GTC, ~10% MARKET, ~20% cancels of resting
+orders) as the gate would send it. Then one matcher process is started.
+
+Measured: the broker timestamps (CreateTime, set when the matcher produced them) of
+the first and last record the matcher wrote to `quotes` (every batch that touches a
+book writes one per symbol): commands / (last - first) is the throughput; the
+matcher's CPU time over the same run; records out per topic. Prints a progress line a
+second, a table and one JSON line. The namespace is deleted unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+
+from bench.flow import make_flow
+from bench.load import _cleanup, _pg, _setup, _symbols
+from engine.commands import Cancel
+from engine.enums import OrderType, Side
+from infra.kafka_client import producer_config
+from infra.settings import REPO_ROOT
+from schemas.codec import encode
+from schemas.records import AcceptedCancel, AcceptedOrder
+
+OUT_TOPICS = ("trades", "order-events", "book", "quotes")
+READY_TIMEOUT_S = 120.0
+IDLE_END_S = 5.0  # no new quote for this long after the input is consumed: done
+
+
+def _records(symbols: list[tuple[str, int]], per_symbol: int, seed: int) -> list:
+    """(symbol, encoded command) in send order: the symbols' flows interleaved."""
+    flows = []
+    for k, (symbol, _) in enumerate(symbols):
+        _, flow, _ = make_flow(per_symbol, seed=seed + k)
+        flows.append((symbol, flow))
+    out = []
+    for i in range(max(len(f) for _, f in flows)):
+        for symbol, flow in flows:
+            if i < len(flow):
+                out.append((symbol, encode(_accepted(symbol, flow[i]))))
+    return out
+
+
+def _accepted(symbol: str, cmd) -> AcceptedOrder | AcceptedCancel:
+    if isinstance(cmd, Cancel):
+        return AcceptedCancel(order_id=f"{symbol}-{cmd.order_id}", account=cmd.account,
+                              symbol=symbol, ts=cmd.ts)
+    price = cmd.price
+    if cmd.type is OrderType.MARKET:  # the gate's collar: 10% through the flow's start
+        price = 11_000 if cmd.side is Side.BUY else 9_000
+    return AcceptedOrder(order_id=f"{symbol}-{cmd.order_id}", account=cmd.account,
+                         symbol=symbol, side=str(cmd.side), order_type=str(cmd.type),
+                         tif=str(cmd.tif), quantity=cmd.quantity, price=price, ts=cmd.ts)
+
+
+def _seed_symbols(url: str, symbols: list[tuple[str, int]]) -> None:
+    import psycopg
+
+    with psycopg.connect(_pg(url)) as conn, conn.cursor() as cur:
+        with cur.copy("COPY symbols (symbol, name, shares_outstanding, reference_price, "
+                      "tick_size) FROM STDIN") as copy:
+            for symbol, _ in symbols:
+                copy.write_row((symbol, f"bench {symbol}", 1_000_000_000, 10_000, 1))
+
+
+def _produce(settings, records: list) -> float:
+    from confluent_kafka import Producer
+
+    producer = Producer(producer_config(settings, **{"linger.ms": 20,
+                                                     "queue.buffering.max.messages": 2_000_000}))
+    topic = settings.topic("orders")
+    started = time.monotonic()
+    for symbol, value in records:
+        while True:
+            try:
+                producer.produce(topic, value, symbol.encode())
+                break
+            except BufferError:
+                producer.poll(0.05)
+    left = producer.flush(120)
+    if left:
+        raise SystemExit(f"bench.matcher_stage: {left} input records not delivered")
+    return time.monotonic() - started
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(args) -> dict:
+    settings, url = _setup(args)
+    print(f"bench.matcher_stage: namespace {settings.namespace}", flush=True)
+    symbols = _symbols(args.symbols)
+    _seed_symbols(url, symbols)
+    per_symbol = args.orders // len(symbols)
+    records = _records(symbols, per_symbol, args.seed)
+    produce_s = _produce(settings, records)
+    print(f"bench.matcher_stage: {len(records)} commands on `orders` ({produce_s:.1f} s to "
+          "produce); starting the matcher", flush=True)
+
+    env = dict(os.environ, KAFKA_BOOTSTRAP=settings.kafka_bootstrap, DATABASE_URL=url,
+               MATCHSTREAM_NAMESPACE=settings.namespace, PYTHONUNBUFFERED="1")
+    log_path = settings.home / "log" / "bench" / f"{settings.namespace}-matcher.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "worker", "--stage",
+                                 "matcher"], cwd=REPO_ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+                         "group.id": f"bench-tap-{settings.namespace}",
+                         "enable.auto.commit": False})
+    parts = []
+    for name in OUT_TOPICS:
+        topic = settings.topic(name)
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        parts += [TopicPartition(topic, p, 0) for p in meta.partitions]
+    consumer.assign(parts)
+    counts = {name: 0 for name in OUT_TOPICS}
+    by_full = {settings.topic(name): name for name in OUT_TOPICS}
+    first_ms = last_ms = None
+    cpu_start = None
+    last_seen = time.monotonic()
+    next_line = time.monotonic() + 1
+    started = time.monotonic()
+    try:
+        while True:
+            for msg in consumer.consume(5000, 0.2):
+                if msg.error() is not None:
+                    continue
+                name = by_full[msg.topic()]
+                counts[name] += 1
+                if name == "quotes":
+                    ts = msg.timestamp()[1]
+                    first_ms = ts if first_ms is None else min(first_ms, ts)
+                    last_ms = ts if last_ms is None else max(last_ms, ts)
+                    last_seen = time.monotonic()
+                    if cpu_start is None:
+                        cpu_start = _cpu_seconds(proc.pid)
+            now = time.monotonic()
+            if now >= next_line:
+                next_line += 1
+                print(f"  t={now - started:5.1f}s out: " + " ".join(
+                    f"{k}={v}" for k, v in counts.items()), flush=True)
+            if proc.poll() is not None:
+                raise SystemExit(f"the matcher exited; see {log_path}")
+            if first_ms is not None and now - last_seen > IDLE_END_S:
+                break
+            if first_ms is None and now - started > READY_TIMEOUT_S:
+                raise SystemExit(f"the matcher produced nothing; see {log_path}")
+        cpu_s = _cpu_seconds(proc.pid) - (cpu_start or 0.0)
+    finally:
+        consumer.close()
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if not args.keep:
+            _cleanup(settings, url)
+    span_s = max((last_ms - first_ms) / 1000, 1e-3)
+    result = {"bench": "matcher_stage", "commands": len(records), "symbols": len(symbols),
+              "span_s": round(span_s, 2), "commands_per_s": round(len(records) / span_s),
+              "matcher_cpu_s": round(cpu_s, 1),
+              "cpu_us_per_command": round(cpu_s * 1e6 / len(records), 1),
+              "records_out": counts, "load_avg_1m": round(os.getloadavg()[0], 2)}
+    print(f"\n| commands | symbols | first->last output | commands/s | matcher CPU | "
+          f"CPU per command |\n|---|---|---|---|---|---|\n| {len(records)} | {len(symbols)} "
+          f"| {span_s:.2f} s | {result['commands_per_s']:,} | {cpu_s:.1f} s | "
+          f"{result['cpu_us_per_command']} us |")
+    print(json.dumps(result))
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=200_000)
+    parser.add_argument("--symbols", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--keep", action="store_true", help="keep the namespace")
+    run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""`matchstream worker`: one process per pipeline stage, run and watched as one worker.
+
+Each child's output is forwarded line by line with its stage as a prefix. Faust's
+start-up line "[^Worker]: Ready" of a child is forwarded as "stage ready"; the
+supervisor itself says "[^Worker]: Ready" once every stage has, so whatever waits for
+a ready worker keeps waiting for the same line. When one stage exits the others are
+stopped and the worker exits with its status (a service manager restarts the whole):
+a worker with a stage missing would look alive while its pipeline stands still.
+Children die with the supervisor, even on SIGKILL (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from streams.stages import STAGES
+
+READY = b"[^Worker]: Ready"
+STOP_GRACE_S = 20.0
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the supervisor goes, however it goes."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: children then outlive a SIGKILLed supervisor
+
+
+def _say(line: bytes) -> None:
+    sys.stdout.buffer.write(line)
+    sys.stdout.buffer.flush()
+
+
+class Supervisor:
+    def __init__(self, stages: list[str], faust_args: list[str]) -> None:
+        self.stages = stages
+        self.faust_args = faust_args
+        self.children: dict[str, subprocess.Popen] = {}
+        self.ready: set[str] = set()
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def start(self) -> None:
+        for stage in self.stages:
+            env = dict(os.environ, MATCHSTREAM_STAGE=stage, PYTHONUNBUFFERED="1")
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "cli.main", "worker", "--stage", stage,
+                 *self.faust_args],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+            self.children[stage] = proc
+            threading.Thread(target=self._forward, args=(stage, proc), daemon=True,
+                             name=f"forward-{stage}").start()
+
+    def _forward(self, stage: str, proc: subprocess.Popen) -> None:
+        prefix = f"{stage:<10}| ".encode()
+        for line in iter(proc.stdout.readline, b""):
+            if READY in line:
+                line = line.replace(READY, b"[^Worker]: stage ready")
+                with self._lock:
+                    self.ready.add(stage)
+                    everyone = self.ready == set(self.stages)
+                _say(prefix + line)
+                if everyone:
+                    _say(f"[^Worker]: Ready (stages: {', '.join(self.stages)})\n".encode())
+                continue
+            _say(prefix + line)
+
+    def wait(self) -> int:
+        """Until a stage exits (or a stop signal): stop the rest; the exit status."""
+        while True:
+            for stage, proc in self.children.items():
+                code = proc.poll()
+                if code is not None:
+                    if not self._stopping:
+                        _say(f"worker: stage {stage} exited with {code}; stopping the "
+                             "others\n".encode())
+                    stopping = self._stopping
+                    self.stop()
+                    return 0 if stopping else (code or 1)
+            time.sleep(0.2)
+
+    def stop(self, *_args) -> None:
+        self._stopping = True
+        for proc in self.children.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for proc in self.children.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def run(stages: list[str] | None, faust_args: list[str]) -> int:
+    chosen = stages or list(STAGES)
+    supervisor = Supervisor(chosen, faust_args)
+    signal.signal(signal.SIGTERM, lambda *_: supervisor.stop())
+    signal.signal(signal.SIGINT, lambda *_: supervisor.stop())
+    _say(f"worker: starting stages {', '.join(chosen)}\n".encode())
+    supervisor.start()
+    return supervisor.wait()
