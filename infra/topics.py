@@ -19,6 +19,7 @@ class TopicSpec:
     partitions: int = PARTITIONS
     cleanup: str = "delete"
     purpose: str = ""
+    max_message_bytes: int | None = None
 
 
 TOPICS: tuple[TopicSpec, ...] = (
@@ -30,6 +31,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("book", "symbol", purpose="L2 depth changes"),
     TopicSpec("halts", "symbol", cleanup="compact,delete", purpose="circuit breaker"),
     TopicSpec("candles", "symbol", cleanup="compact,delete", purpose="OHLCV updates"),
+    TopicSpec("book-snapshots", "symbol", cleanup="compact",
+              purpose="the matcher's book snapshots, in the partition of their `orders` "
+              "partition", max_message_bytes=64 * 1024 * 1024),
     TopicSpec("dead-letters", "source topic", partitions=1,
               purpose="records that could not be decoded, with topic/partition/offset"),
 )
@@ -47,7 +51,7 @@ def ensure_topics(settings: Settings, say=print, timeout: float = 30.0) -> list[
     existing = client.list_topics(timeout=timeout).topics
     wanted = {settings.topic(spec.name): spec for spec in TOPICS}
     missing = [
-        NewTopic(name, spec.partitions, 1, config={"cleanup.policy": spec.cleanup})
+        NewTopic(name, spec.partitions, 1, config=_config(spec))
         for name, spec in wanted.items()
         if name not in existing
     ]
@@ -65,6 +69,15 @@ def ensure_topics(settings: Settings, say=print, timeout: float = 30.0) -> list[
         say(f"topics: created {', '.join(t.topic for t in missing)}")
         _wait_for_leaders(client, [t.topic for t in missing], timeout)
     return [t.topic for t in missing]
+
+
+def _config(spec: TopicSpec) -> dict[str, str]:
+    config = {"cleanup.policy": spec.cleanup}
+    if spec.max_message_bytes:
+        config["max.message.bytes"] = str(spec.max_message_bytes)
+    if spec.cleanup == "compact":  # compact soon: a restore reads what is not compacted yet
+        config.update({"segment.ms": str(10 * 60_000), "min.cleanable.dirty.ratio": "0.1"})
+    return config
 
 
 def _wait_for_leaders(client: AdminClient, names: list[str], timeout: float) -> None:

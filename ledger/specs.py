@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.spec import SymbolSpec
@@ -14,7 +14,15 @@ _QUERY = text(
 
 
 async def load_spec(conn: AsyncConnection, symbol: str) -> SymbolSpec | None:
-    row = (await conn.execute(_QUERY, {"symbol": symbol})).first()
+    return _spec((await conn.execute(_QUERY, {"symbol": symbol})).first())
+
+
+def read_spec(conn: Connection, symbol: str) -> SymbolSpec | None:
+    """load_spec on a synchronous connection."""
+    return _spec(conn.execute(_QUERY, {"symbol": symbol}).first())
+
+
+def _spec(row) -> SymbolSpec | None:
     if row is None:
         return None
     return SymbolSpec(symbol=row[0], tick_size=row[1], lot_size=row[2], max_quantity=row[3],

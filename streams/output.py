@@ -53,25 +53,33 @@ class Output:
             with self._lock:
                 self._errors.append(f"{msg.topic()}[{msg.partition()}]: {err}")
 
-    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        """Queue one record for the topic's full name; partition by key (murmur2)."""
+    def send(self, topic: str, key: bytes | None, value: bytes | None,
+             partition: int | None = None) -> None:
+        """Queue one record for the topic's full name; partition by key (murmur2) unless
+        given."""
         producer = self._client()
         while True:
             try:
-                producer.produce(topic, value, key)
+                if partition is None:
+                    producer.produce(topic, value, key)
+                else:
+                    producer.produce(topic, value, key, partition)
                 return
             except BufferError:  # local queue full: let librdkafka drain it
                 producer.poll(QUEUE_FULL_WAIT_S)
 
     async def flush(self) -> None:
         """Until the broker has every record sent so far; raises DeliveryFailed."""
+        if self._producer is not None and len(self._producer):
+            await asyncio.to_thread(self.flush_now)
+        else:
+            self.flush_now()
+
+    def flush_now(self) -> None:
+        """flush(), blocking the calling thread."""
         if self._producer is None:
             return
-        producer = self._producer
-        if len(producer):
-            await asyncio.to_thread(producer.flush)
-        else:
-            producer.poll(0)  # serve any error report
+        self._producer.flush()
         with self._lock:
             errors, self._errors = self._errors, []
         if errors:

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from infra.settings import Settings
 
-# stage -> (modules that register its agents, topics it consumes)
+# stage -> (modules that register its Faust agents, topics it consumes); the matcher
+# is no Faust app (streams/matcher.py says why) and has no agent modules
 STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "gate": (("streams.gate",), ("order-requests",)),
-    "matcher": (("streams.matcher",), ("orders",)),
+    "matcher": ((), ("orders",)),
     "settlement": (("streams.settlement",), ("trades", "order-events", "halts")),
     "market": (("streams.candles",), ("trades",)),
 }
 
 
 def group_id(settings: Settings, stage: str) -> str:
-    """The stage's Faust app id, which is also its consumer group."""
+    """The stage's consumer group (for Faust stages also the app id)."""
     return f"{settings.app_id}-{stage}"
 
 

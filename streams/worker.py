@@ -1,4 +1,4 @@
-"""Entry point of one stage's Faust worker: registers the stage's agents, runs the app."""
+"""Entry point of one stage: a Faust worker with the stage's agents, or the matcher."""
 
 from __future__ import annotations
 
@@ -11,6 +11,12 @@ from streams.stages import STAGES
 
 def main(stage: str, argv: list[str] | None = None) -> None:
     os.environ["MATCHSTREAM_STAGE"] = stage  # read by streams.app: the stage's app id
+    if stage == "matcher":
+        from infra.settings import load
+        from streams.matcher import main as run_matcher
+
+        run_matcher(load())
+        return
     for module in STAGES[stage][0]:
         importlib.import_module(module)  # registers the agents
     from streams.app import app, settings
