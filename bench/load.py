@@ -143,6 +143,9 @@ def _seed(url: str, accounts: list[str], symbols: list[tuple[str, int]]) -> None
                         copy.write_row((acc, sym, SHARES_EACH, f"bench:{acc}:{sym}",
                                         "bench seed"))
         conn.commit()
+        # planner statistics, as a running exchange has them: without, the gate's and
+        # settlement's key joins on the freshly copied tables fall back to full scans
+        conn.execute("ANALYZE")
 
 
 # --------------------------------------------------------------------------- workload

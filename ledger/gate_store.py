@@ -89,15 +89,22 @@ async def apply_reservations(conn: AsyncConnection, accounts: dict[str, AccountS
              "r": [holdings[k].reserved_quantity for k in keys]})
 
 
-INSERT_ORDER = text(
-    "INSERT INTO orders (order_id, account_id, symbol, side, order_type, tif, quantity, price, "
-    "status, reject_reason, reserved_cash, reserved_quantity, source_partition, source_offset, "
-    "created_ms, updated_ms) VALUES (:order_id, :account_id, :symbol, :side, :order_type, :tif, "
-    ":quantity, :price, :status, :reject_reason, :reserved_cash, :reserved_quantity, "
-    ":source_partition, :source_offset, :created_ms, :created_ms) "
+_ORDER_COLUMNS = (("order_id", "text"), ("account_id", "text"), ("symbol", "text"),
+                  ("side", "text"), ("order_type", "text"), ("tif", "text"),
+                  ("quantity", "bigint"), ("price", "bigint"), ("status", "text"),
+                  ("reject_reason", "text"), ("reserved_cash", "bigint"),
+                  ("reserved_quantity", "bigint"), ("source_partition", "int"),
+                  ("source_offset", "bigint"), ("created_ms", "bigint"))
+
+# one statement for the whole batch (arrays), rather than a row at a time
+INSERT_ORDERS = text(
+    "INSERT INTO orders (" + ", ".join(c for c, _ in _ORDER_COLUMNS) + ", updated_ms) "
+    "SELECT *, created_ms FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _ORDER_COLUMNS)
+    + ") AS v(" + ", ".join(c for c, _ in _ORDER_COLUMNS) + ") "
     "ON CONFLICT (order_id) DO NOTHING")
 
 
 async def insert_orders(conn: AsyncConnection, rows: list[dict]) -> None:
     if rows:
-        await conn.execute(INSERT_ORDER, rows)
+        await conn.execute(INSERT_ORDERS, {c: [r[c] for r in rows] for c, _ in _ORDER_COLUMNS})

@@ -7,9 +7,9 @@ from functools import cache
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger.db import make_async_engine
-from streams.app import settings
+from infra.settings import load
 
 
 @cache
 def engine() -> AsyncEngine:
-    return make_async_engine(settings.database_url)
+    return make_async_engine(load().database_url)

@@ -1,67 +1,56 @@
-"""Gate agent on order-requests: one database transaction per batch, then send on."""
+"""Gate stage on order-requests: one database transaction per batch, then send on.
+
+Reads with confluent-kafka (streams/direct.py); the batch's outputs are delivered
+before its offsets are committed. A replayed batch re-emits the same outcomes: the
+order rows remember the request's (partition, offset) (streams/gate_logic.py).
+"""
 
 from __future__ import annotations
 
 import time
 
+from infra.settings import Settings
 from schemas.codec import DecodeError, encode
-from streams import app as ms
-from streams.batching import Batcher, partitions_of
 from streams.dead_letter import dead_letter
-from ledger.progress import load_positions, store_positions
+from streams.direct import DirectStage, serve
 from streams.gate_logic import GateOutput, RawRecord, process_batch
-from streams.progress import PositionGuard
-from streams.resilient import apply_batch, transaction
+from streams.output import Output
+from streams.resilient import apply_batch
 
 MAX_BATCH = 1000
 
-TOPIC = ms.settings.topic("order-requests")
 
-guard = PositionGuard("gate", ms.settings.kafka_bootstrap, lambda keys: transaction(
-    "gate position", lambda conn: load_positions(conn, "gate", keys)))
+class Gate:
+    def __init__(self, settings: Settings) -> None:
+        self.topic = settings.topic("order-requests")
+        self.orders = settings.topic("orders")
+        self.order_events = settings.topic("order-events")
+        self.dead_letters = settings.topic("dead-letters")
+        self.output = Output(settings)
 
+    async def process(self, events: list) -> None:
+        records = [RawRecord(e.key, e.value, e.message.partition, e.message.offset)
+                   for e in events]
+        now_ms = int(time.time() * 1000)
+        outputs, poison = await apply_batch(
+            "gate", records, lambda conn, batch: process_batch(conn, self.topic, batch, now_ms))
+        for out in outputs:
+            self._send(out)
+        for record, exc in poison:
+            letter = dead_letter(DecodeError(f"cannot be applied: {exc}", record.value or b""),
+                                 self.topic, record.partition, record.offset, record.key)
+            self.output.send(self.dead_letters, self.topic.encode(), encode(letter))
+        await self.output.flush()  # before the offsets move on
 
-async def _process(delivered: list) -> None:
-    events = await guard.admit(delivered)
-    records = [RawRecord(e.key, e.value, e.message.partition, e.message.offset)
-               for e in events]
-    now_ms = int(time.time() * 1000)
-    outputs, poison = await apply_batch(
-        "gate", records, lambda conn, batch: process_batch(conn, TOPIC, batch, now_ms))
-    for out in outputs:
-        _send(out, TOPIC)
-    for record, exc in poison:
-        letter = dead_letter(DecodeError(f"cannot be applied: {exc}", record.value or b""),
-                             TOPIC, record.partition, record.offset, record.key)
-        ms.output.send(ms.DEAD_LETTERS, TOPIC.encode(), encode(letter))
-    # deliver the outputs before the position moves and the input is acknowledged
-    await ms.output.flush()
-    await transaction("gate position", lambda conn: store_positions(
-        conn, "gate", guard.positions(events)))
-    for event in events:
-        event.ack()
-
-
-batcher = Batcher("gate", _process, MAX_BATCH)
-
-
-@ms.app.agent(ms.order_requests, name="gate")
-async def gate(stream):
-    async for event in stream.noack().events():
-        await batcher.put(event)
+    def _send(self, out: GateOutput) -> None:
+        for key, value in out.orders:
+            self.output.send(self.orders, key, value)
+        for key, value in out.events:
+            self.output.send(self.order_events, key, value)
+        for value in out.dead_letters:
+            self.output.send(self.dead_letters, self.topic.encode(), value)
 
 
-@ms.app.on_partitions_revoked.connect
-async def _on_revoked(app, revoked, **kwargs) -> None:
-    guard.forget()
-    lost = partitions_of(revoked, TOPIC)
-    batcher.drop(lambda event: event.message.partition not in lost)
-
-
-def _send(out: GateOutput, topic: str) -> None:
-    for key, value in out.orders:
-        ms.output.send(ms.ORDERS, key, value)
-    for key, value in out.events:
-        ms.output.send(ms.ORDER_EVENTS, key, value)
-    for value in out.dead_letters:
-        ms.output.send(ms.DEAD_LETTERS, topic.encode(), value)
+def main(settings: Settings) -> None:
+    gate = Gate(settings)
+    serve(DirectStage(settings, "gate", {"order-requests": gate.process}, MAX_BATCH))

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from infra.settings import Settings
 
-# stage -> (modules that register its Faust agents, topics it consumes); the matcher
-# is no Faust app (streams/matcher.py says why) and has no agent modules
-STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "gate": (("streams.gate",), ("order-requests",)),
-    "matcher": ((), ("orders",)),
-    "settlement": (("streams.settlement",), ("trades", "order-events", "halts")),
-    "market": (("streams.candles",), ("trades",)),
+# stage -> (its module, topics it consumes). A module with `main(settings)` runs the
+# stage itself on confluent-kafka (streams/direct.py, streams/matcher.py: Faust streams
+# cost ~250 us an event here); any other registers Faust agents (the candles, with their
+# changelog-backed table and timer)
+STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "gate": ("streams.gate", ("order-requests",)),
+    "matcher": ("streams.matcher", ("orders",)),
+    "settlement": ("streams.settlement", ("trades", "order-events", "halts")),
+    "market": ("streams.candles", ("trades",)),
 }
 
 
 def group_id(settings: Settings, stage: str) -> str:
-    """The stage's consumer group (for Faust stages also the app id)."""
+    """The stage's consumer group (for a Faust stage also its app id)."""
     return f"{settings.app_id}-{stage}"
 
 

@@ -1,4 +1,4 @@
-"""Entry point of one stage: a Faust worker with the stage's agents, or the matcher."""
+"""Entry point of one stage: its own loop on confluent-kafka, or a Faust worker."""
 
 from __future__ import annotations
 
@@ -11,14 +11,12 @@ from streams.stages import STAGES
 
 def main(stage: str, argv: list[str] | None = None) -> None:
     os.environ["MATCHSTREAM_STAGE"] = stage  # read by streams.app: the stage's app id
-    if stage == "matcher":
-        from infra.settings import load
-        from streams.matcher import main as run_matcher
+    module = importlib.import_module(STAGES[stage][0])  # a Faust stage registers its agents
+    from infra.settings import load
 
-        run_matcher(load())
+    if hasattr(module, "main"):
+        module.main(load())
         return
-    for module in STAGES[stage][0]:
-        importlib.import_module(module)  # registers the agents
     from streams.app import app, settings
 
     (settings.home / "faust").mkdir(parents=True, exist_ok=True)
