@@ -1,16 +1,7 @@
-"""The Faust app and the platform's topics.
+"""The Faust app of a Faust stage (the candles): app id, settings, topics.
 
-Processing guarantee: at-least-once delivery with effects made exactly-once by
-deterministic ids and idempotent consumers. Faust's exactly_once mode picks a
-transaction by the *output* partition, which is only atomic when input and output
-are co-partitioned; ours are not (account-keyed requests become symbol-keyed
-orders), so it cannot hold here. Instead:
-- every agent acknowledges its input only after its outputs are flushed to Kafka;
-- the gate is idempotent on the request's (partition, offset), stored with the order;
-- the matcher skips commands its snapshot already holds and gate duplicates
-  (streams/matcher_state.py), and replays produce identical events and ids;
-- settlement is idempotent on the trade id and on the order's cancellation.
-See README "Processing guarantees".
+The other stages run on confluent-kafka (streams/stages.py says which and why). The
+guarantees of the whole pipeline are in README "Processing guarantees".
 """
 
 from __future__ import annotations
@@ -38,15 +29,12 @@ app = faust.App(
     datadir=str(settings.home / "faust" / "{conf.id}"),
     autodiscover=False,
     broker_commit_interval=0.1,
-    # do not wait for in-flight events on stop or rebalance: the matcher holds its input
-    # unacknowledged until a checkpoint, and every agent is safe to replay (see above)
+    # do not wait for in-flight events on stop or rebalance: the agent is safe to replay
     stream_wait_empty=False,
     # a killed worker's partitions move on after this long (Faust's default is 60 s)
     broker_session_timeout=10,
     broker_heartbeat_interval=1,
     producer_linger_ms=1,
-    producer_max_request_size=64 * 1024 * 1024,  # book snapshots (tables/books.py)
-    consumer_max_fetch_size=64 * 1024 * 1024,
 )
 
 
@@ -56,22 +44,5 @@ def raw_topic(name: str) -> faust.TopicT:
                      key_serializer="raw", value_serializer="raw")
 
 
-order_requests = raw_topic("order-requests")
-orders = raw_topic("orders")
-order_events = raw_topic("order-events")
-trades = raw_topic("trades")
-quotes = raw_topic("quotes")
-book = raw_topic("book")
-halts = raw_topic("halts")
-candles = raw_topic("candles")
-dead_letters = raw_topic("dead-letters")
-
-BY_NAME = {"order-requests": order_requests, "orders": orders, "order-events": order_events,
-           "trades": trades, "quotes": quotes, "book": book, "halts": halts,
-           "candles": candles, "dead-letters": dead_letters}
-
-# full names of the topics agents produce to through `output`
-ORDERS = settings.topic("orders")
-ORDER_EVENTS = settings.topic("order-events")
-DEAD_LETTERS = settings.topic("dead-letters")
-OUTPUT_TOPICS = {name: settings.topic(name) for name in BY_NAME}
+trades = raw_topic("trades")  # what the Faust stage (candles) consumes
+CANDLES = settings.topic("candles")  # what it produces, through `output`

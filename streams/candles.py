@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 2000
 PERSIST_EVERY_S = 1.0
-CANDLES = ms.OUTPUT_TOPICS["candles"]
 
 _states: dict[str, SymbolCandles] = {}
 _persisted: dict[tuple[str, str, int], int] = {}  # candle -> last_seq already in PostgreSQL
@@ -105,7 +104,7 @@ async def _process(delivered: list) -> None:
         deliveries.append(await open_candles.write(
             position_key(partition), str(position).encode(), partition))
     for key, c in changed.items():
-        ms.output.send(CANDLES, key[0].encode(), json.dumps(
+        ms.output.send(ms.CANDLES, key[0].encode(), json.dumps(
             public(c, closed=key in closed_keys)).encode())
     await ms.output.flush()
     await ms.app.producer.flush()
