@@ -32,7 +32,7 @@ from schemas.codec import MATCHER_COMMAND, DecodeError, encode
 from streams.dead_letter import dead_letter
 from streams.matcher_state import MatcherState, SymbolState
 from streams.output import Output
-from streams.publish import BatchPublisher
+from streams.publish import BOOK, HALTS, ORDER_EVENTS, QUOTES, TRADES, BatchPublisher
 from streams.stages import group_id
 
 log = logging.getLogger("matchstream.matcher")
@@ -42,6 +42,7 @@ CHECKPOINT_INTERVAL_S = 1.0
 CHECKPOINT_EVERY = 50_000  # commands
 POLL_S = 0.1
 RESTORE_TIMEOUT_S = 60.0
+OUTPUTS = (TRADES, ORDER_EVENTS, HALTS, BOOK, QUOTES)
 
 
 class Matcher:
@@ -50,6 +51,7 @@ class Matcher:
         self.orders = settings.topic("orders")
         self.snapshots = settings.topic("book-snapshots")
         self.dead_letters = settings.topic("dead-letters")
+        self.topics = {name: settings.topic(name) for name in OUTPUTS}
         self.output = Output(settings)
         self.state = MatcherState()
         self.engine = make_engine(settings.database_url, pool_size=1)
@@ -107,7 +109,7 @@ class Matcher:
             self.positions[partition] = offset + 1
             self.applied_since_checkpoint += 1
         for name, key, value in publisher.drain():
-            self.output.send(self.settings.topic(name), key, value)
+            self.output.send(self.topics[name], key, value)
 
     def _handle(self, msg, partition: int, offset: int, publisher: BatchPublisher) -> None:
         value = msg.value()

@@ -36,11 +36,26 @@ class SymbolState:
     dirty: bool = False
 
 
+# enum members by value: a dict lookup costs a fraction of calling the enum class
+_SIDES = {m.value: m for m in Side}
+_TYPES = {m.value: m for m in OrderType}
+_TIFS = {m.value: m for m in TimeInForce}
+
+
+def _member(members: dict, value: str, what: str):
+    try:
+        return members[value]
+    except KeyError:
+        raise ValueError(f"{value!r} is not a valid {what}") from None
+
+
 def to_command(record: AcceptedOrder | AcceptedCancel) -> NewOrder | Cancel:
     if isinstance(record, AcceptedCancel):
         return Cancel(record.order_id, record.account, record.symbol, record.ts)
-    return NewOrder(record.order_id, record.account, record.symbol, Side(record.side),
-                    OrderType(record.order_type), TimeInForce(record.tif), record.quantity,
+    return NewOrder(record.order_id, record.account, record.symbol,
+                    _member(_SIDES, record.side, "side"),
+                    _member(_TYPES, record.order_type, "order type"),
+                    _member(_TIFS, record.tif, "time in force"), record.quantity,
                     record.price, record.ts)
 
 
