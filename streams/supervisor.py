@@ -22,8 +22,18 @@ import time
 from streams.stages import STAGES
 
 READY = b"[^Worker]: Ready"
+# candles are derived data: when the cores are short, the order path goes first
+NICENESS = {"market": 10}
 STOP_GRACE_S = 20.0
 _PR_SET_PDEATHSIG = 1
+
+
+def _child_setup(stage: str):
+    def setup() -> None:
+        _die_with_parent()
+        if NICENESS.get(stage):
+            os.nice(NICENESS[stage])
+    return setup
 
 
 def _die_with_parent() -> None:
@@ -55,7 +65,7 @@ class Supervisor:
                 [sys.executable, "-m", "cli.main", "worker", "--stage", stage,
                  *self.faust_args],
                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                stdin=subprocess.DEVNULL, preexec_fn=_child_setup(stage))
             self.children[stage] = proc
             threading.Thread(target=self._forward, args=(stage, proc), daemon=True,
                              name=f"forward-{stage}").start()
