@@ -15,7 +15,7 @@ from api.auth import issue_token
 from cli.simulator import Simulator, SymbolState, Tape, trade_line
 from infra import process, services
 from infra.settings import Settings, load
-from infra.topics import TOPICS
+from streams.stages import consumer_groups
 from ledger import admin
 from ledger.db import make_engine
 from ledger.migrate import upgrade
@@ -232,14 +232,16 @@ def _simulate(settings: Settings, engine, symbols: list[SymbolState], seconds: f
 def _drain(settings: Settings, keep_reading) -> None:
     print(f"demo: orders stopped; waiting up to {DRAIN_TIMEOUT_S:.0f} s for the worker to "
           f"catch up (Ctrl-C to skip)", flush=True)
-    # same group id as the worker, used only to read its committed offsets (never joins)
-    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
-                      "group.id": settings.app_id, "enable.auto.commit": False})
+    # one probe per stage, with the stage's group id, used only to read its committed
+    # offsets (never joins)
+    probes = {group: Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+                               "group.id": group, "enable.auto.commit": False})
+              for group in consumer_groups(settings)}
     try:
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while True:
             keep_reading()
-            lag = _worker_lag(probe, settings)
+            lag = _worker_lag(probes, settings)
             if lag == 0:
                 print("demo: the worker has processed everything", flush=True)
                 return
@@ -247,25 +249,25 @@ def _drain(settings: Settings, keep_reading) -> None:
                 print(f"demo: the worker is still {lag} records behind; it resumes from "
                       f"there on its next start", flush=True)
                 return
+            time.sleep(0.5)
     finally:
-        probe.close()
+        for probe in probes.values():
+            probe.close()
 
 
-def _worker_lag(probe: Consumer, settings: Settings) -> int:
-    """Records in the platform's topics the worker's group has not yet committed past."""
+def _worker_lag(probes: dict[str, Consumer], settings: Settings) -> int:
+    """Records of the stages' input topics their groups have not yet committed past."""
     lag = 0
-    meta = probe.list_topics(timeout=10).topics
-    for spec in TOPICS:
-        name = settings.topic(spec.name)
-        if name not in meta:
-            continue
-        parts = [TopicPartition(name, p) for p in meta[name].partitions]
-        committed = probe.committed(parts, timeout=10)
-        if all(tp.offset < 0 for tp in committed):
-            continue  # a topic the worker does not consume
-        for tp in committed:
-            _, high = probe.get_watermark_offsets(tp, timeout=10)
-            lag += high - max(tp.offset, 0)
+    for group, topics in consumer_groups(settings).items():
+        probe = probes[group]
+        meta = probe.list_topics(timeout=10).topics
+        for name in topics:
+            if name not in meta:
+                continue
+            parts = [TopicPartition(name, p) for p in meta[name].partitions]
+            for tp in probe.committed(parts, timeout=10):
+                low, high = probe.get_watermark_offsets(tp, timeout=10)
+                lag += high - max(tp.offset, low)
     return lag
 
 
