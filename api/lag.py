@@ -1,10 +1,9 @@
 """Consumer lag of the pipeline, for /metrics: input records the workers have not processed.
 
 Per stage (its consumer group) and partition of its input topics: the high watermark
-minus the lower of the group's committed offset and the agents' own positions in
-`consumer_progress` (an agent's own position is never ahead of what it applied; Faust's commit can be, see
-streams/progress.py). With neither, the group will start at the earliest record (Faust's
-default), so the lag counts from the low watermark.
+minus the group's committed offset. The gate, matcher and settlement commit only what
+they have applied (streams/direct.py, streams/matcher.py). With no commit yet a group
+starts at the earliest record, so the lag counts from the low watermark.
 
 Measured at scrape time in a thread (confluent-kafka's AdminClient blocks), at most once
 per CACHE_S however often /metrics is scraped, with short broker timeouts.
@@ -22,8 +21,6 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from streams.stages import consumer_groups
 
@@ -43,20 +40,18 @@ class PartitionLag:
     lag: int
 
 
-def partition_lag(high: int, low: int, committed: int | None, own: int | None) -> int:
+def partition_lag(high: int, low: int, committed: int | None) -> int:
     """Records from the consumer's position to the end; positions below `low` are gone."""
-    known = [p for p in (committed, own) if p is not None and p >= 0]
-    position = max(low, min(known)) if known else low
+    position = max(low, committed) if committed is not None and committed >= 0 else low
     return max(0, high - position)
 
 
 class LagMonitor:
-    def __init__(self, settings, read_db) -> None:
+    def __init__(self, settings) -> None:
         # one consumer group per pipeline stage (streams/stages.py)
         self.groups = consumer_groups(settings)
         self.topics = sorted({t for topics in self.groups.values() for t in topics})
         self._bootstrap = settings.kafka_bootstrap
-        self._read_db = read_db
         self._admin: AdminClient | None = None
         self._lock = asyncio.Lock()
         self._measured_at = float("-inf")
@@ -69,26 +64,14 @@ class LagMonitor:
         async with self._lock:
             if time.monotonic() - self._measured_at < CACHE_S:
                 return
-            own = await self._own_positions()
             try:
-                self.lags = await asyncio.to_thread(self._measure, own)
+                self.lags = await asyncio.to_thread(self._measure)
             except (KafkaException, TimeoutError) as exc:  # broker away: no figure, say so
                 log.warning("consumer lag not measured: %s", exc)
                 self.lags = None
             self._measured_at = time.monotonic()
 
-    async def _own_positions(self) -> dict[Key, int]:
-        try:
-            async with self._read_db.connect() as conn:
-                rows = await conn.execute(text(
-                    "SELECT topic, partition, min(next_offset) FROM consumer_progress "
-                    "WHERE topic = ANY(:t) GROUP BY topic, partition"), {"t": self.topics})
-                return {(r[0], r[1]): r[2] for r in rows}
-        except SQLAlchemyError as exc:  # the committed offsets still give a figure
-            log.warning("consumer positions not read: %s", exc.__class__.__name__)
-            return {}
-
-    def _measure(self, own: dict[Key, int]) -> list[PartitionLag]:
+    def _measure(self) -> list[PartitionLag]:
         if self._admin is None:
             self._admin = AdminClient({"bootstrap.servers": self._bootstrap})
         admin = self._admin
@@ -109,7 +92,7 @@ class LagMonitor:
             committed = {(tp.topic, tp.partition): tp.offset
                          for tp in found[group].result(timeout=TIMEOUT_S).topic_partitions}
             out += [PartitionLag(group, tp.topic, tp.partition, partition_lag(
-                high[key], low[key], committed.get(key), own.get(key)))
+                high[key], low[key], committed.get(key)))
                 for tp in mine for key in [(tp.topic, tp.partition)]]
         return out
 

@@ -39,7 +39,7 @@ async def start(app) -> None:
     """Open what the REST endpoints need: the Kafka producer, a small synchronous engine,
     the consumer lag monitor of /metrics."""
     app.state.order_producer = OrderProducer(app.state.settings)
-    app.state.lag = LagMonitor(app.state.settings, app.state.read_db)
+    app.state.lag = LagMonitor(app.state.settings)
     app.state.ledger_engine = make_engine(app.state.settings.database_url, pool_size=2)
 
 
