@@ -12,7 +12,9 @@ Set-up (like bench.load: the default services, a namespace and database of its o
 symbols in PostgreSQL (the matcher loads their specs), then the whole input produced
 to `orders` *before* the matcher starts, so the producer never limits it: per symbol
 a seeded bench/flow.py mix (~70% LIMIT GTC, ~10% MARKET, ~20% cancels of resting
-orders) as the gate would send it. Then one matcher process is started.
+orders) as the gate would send it, produced before the matcher starts. With
+`--processes N` (sharing the four `orders` partitions) the matchers start first and the
+input is produced once their group has settled.
 
 Measured: the broker timestamps (CreateTime, set when the matcher produced them) of
 the first and last record the matcher wrote to `quotes` (every batch that touches a
@@ -44,7 +46,8 @@ from schemas.records import AcceptedCancel, AcceptedOrder
 
 OUT_TOPICS = ("trades", "order-events", "book", "quotes")
 READY_TIMEOUT_S = 120.0
-IDLE_END_S = 5.0  # no new quote for this long after the input is consumed: done
+IDLE_END_S = 5.0
+SETTLE_S = 5.0  # after the last matcher is ready: the rebalance it caused is done  # no new quote for this long after the input is consumed: done
 
 
 def _records(symbols: list[tuple[str, int]], per_symbol: int, seed: int) -> list:
@@ -111,6 +114,15 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _wait_ready(log_path: Path, count: int) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while log_path.read_bytes().count(b"[^Worker]: Ready") < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the matchers were not ready; see {log_path}")
+        time.sleep(0.2)
+    time.sleep(SETTLE_S)
+
+
 def run(args) -> dict:
     settings, url = _setup(args)
     print(f"bench.matcher_stage: namespace {settings.namespace}", flush=True)
@@ -118,18 +130,23 @@ def run(args) -> dict:
     _seed_symbols(url, symbols)
     per_symbol = args.orders // len(symbols)
     records = _records(symbols, per_symbol, args.seed)
-    produce_s = _produce(settings, records)
-    print(f"bench.matcher_stage: {len(records)} commands on `orders` ({produce_s:.1f} s to "
-          "produce); starting the matcher", flush=True)
 
     env = dict(os.environ, KAFKA_BOOTSTRAP=settings.kafka_bootstrap, DATABASE_URL=url,
                MATCHSTREAM_NAMESPACE=settings.namespace, PYTHONUNBUFFERED="1")
     log_path = settings.home / "log" / "bench" / f"{settings.namespace}-matcher.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "worker", "--stage",
-                                 "matcher"], cwd=REPO_ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    procs = []
+    with open(log_path, "ab") as log:  # each child keeps its own copy of the descriptor
+        for _ in range(args.processes):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "cli.main", "worker", "--stage", "matcher"],
+                cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True))
+    if args.processes > 1:  # the group settles before any input: no rebalance mid-run
+        _wait_ready(log_path, args.processes)
+    produce_s = _produce(settings, records)
+    print(f"bench.matcher_stage: {len(records)} commands on `orders` ({produce_s:.1f} s to "
+          f"produce); {args.processes} matcher process(es)", flush=True)
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
                          "group.id": f"bench-tap-{settings.namespace}",
                          "enable.auto.commit": False})
@@ -159,38 +176,41 @@ def run(args) -> dict:
                     last_ms = ts if last_ms is None else max(last_ms, ts)
                     last_seen = time.monotonic()
                     if cpu_start is None:
-                        cpu_start = _cpu_seconds(proc.pid)
+                        cpu_start = sum(_cpu_seconds(p.pid) for p in procs)
             now = time.monotonic()
             if now >= next_line:
                 next_line += 1
                 print(f"  t={now - started:5.1f}s out: " + " ".join(
                     f"{k}={v}" for k, v in counts.items()), flush=True)
-            if proc.poll() is not None:
-                raise SystemExit(f"the matcher exited; see {log_path}")
+            if any(p.poll() is not None for p in procs):
+                raise SystemExit(f"a matcher exited; see {log_path}")
             if first_ms is not None and now - last_seen > IDLE_END_S:
                 break
             if first_ms is None and now - started > READY_TIMEOUT_S:
                 raise SystemExit(f"the matcher produced nothing; see {log_path}")
-        cpu_s = _cpu_seconds(proc.pid) - (cpu_start or 0.0)
+        cpu_s = sum(_cpu_seconds(p.pid) for p in procs) - (cpu_start or 0.0)
     finally:
         consumer.close()
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
         if not args.keep:
             _cleanup(settings, url)
     span_s = max((last_ms - first_ms) / 1000, 1e-3)
     result = {"bench": "matcher_stage", "commands": len(records), "symbols": len(symbols),
+              "processes": args.processes,
               "span_s": round(span_s, 2), "commands_per_s": round(len(records) / span_s),
               "matcher_cpu_s": round(cpu_s, 1),
               "cpu_us_per_command": round(cpu_s * 1e6 / len(records), 1),
               "records_out": counts, "load_avg_1m": round(os.getloadavg()[0], 2)}
-    print(f"\n| commands | symbols | first->last output | commands/s | matcher CPU | "
-          f"CPU per command |\n|---|---|---|---|---|---|\n| {len(records)} | {len(symbols)} "
-          f"| {span_s:.2f} s | {result['commands_per_s']:,} | {cpu_s:.1f} s | "
-          f"{result['cpu_us_per_command']} us |")
+    print(f"\n| commands | symbols | processes | first->last output | commands/s | matcher "
+          f"CPU | CPU per command |\n|---|---|---|---|---|---|---|\n| {len(records)} | "
+          f"{len(symbols)} | {args.processes} | {span_s:.2f} s | "
+          f"{result['commands_per_s']:,} | {cpu_s:.1f} s | {result['cpu_us_per_command']} us |")
     print(json.dumps(result))
     return result
 
@@ -200,6 +220,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--orders", type=int, default=200_000)
     parser.add_argument("--symbols", type=int, default=50)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="matcher processes sharing the `orders` partitions")
     parser.add_argument("--keep", action="store_true", help="keep the namespace")
     run(parser.parse_args(argv))
 
