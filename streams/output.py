@@ -7,8 +7,9 @@ it returns once the broker has every record sent so far, or raises.
 
 Records are never timed out locally (message.timeout.ms 0): while the broker is away
 the flush waits, as a batch waits for an unreachable database, rather than dropping.
-Only errors are reported back (delivery.report.only.error), so a delivered record
-costs no Python callback.
+Every record gets its delivery report: with only errors reported
+(delivery.report.only.error) a flush cannot see deliveries arrive and sleeps in 10 ms
+steps (librdkafka's rd_kafka_flush), which measured as ~16 ms a flush in the gate.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ class Output:
         if self._producer is None:
             self._producer = Producer(producer_config(
                 self._settings, **{"linger.ms": 2, "message.timeout.ms": 0,
-                                   "delivery.report.only.error": True,
                                    "queue.buffering.max.messages": 1_000_000,
                                    "message.max.bytes": 64 * 1024 * 1024,
                                    "on_delivery": self._failed}))
