@@ -2,12 +2,16 @@
 
     python -m bench.profile_stages var/bench/profile-rate500-pyspy.txt
 
-`bench.load --profile` records the first worker with `py-spy record --idle --format raw`
-(one line per distinct stack, `frame;frame;... count`, outermost first; a frame reads
-`function (path:line)`). Each sample is put in one stage (the agent or loop task it runs
-in: gate, matcher, settle-trades, ...) and one layer (the innermost library it is in:
-PostgreSQL client, Kafka client, Faust, matching engine, ...). Samples whose innermost
-frame is the event loop's select() are the worker waiting for I/O (idle).
+`bench.load --profile` records the first worker and its stage processes with
+`py-spy record --idle --subprocesses --format raw` (one line per distinct stack,
+`frame;frame;... count`, outermost first; a frame reads `function (path:line)`, and
+with --subprocesses the first frames name the process: `process PID:"cmdline"`). Each
+sample is put in its process (the stage, from `--stage NAME`), its thread, one part of
+the work (gate, matcher, matcher checkpoint, settlement, candles, ...) and one layer
+(the innermost library it is in: PostgreSQL client, Kafka client, Faust, matching
+engine, ...). Samples whose innermost frame is the event loop's select() are the
+process waiting for I/O (idle); a stage on confluent-kafka waits inside its consumer's
+poll, a native call, so its idle time shows under its loop function.
 """
 
 from __future__ import annotations
@@ -18,15 +22,27 @@ from collections import Counter, defaultdict
 
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<path>[^()]*?)(?::(?P<line>\d+))?\)$")
 
-STAGES = (  # (stage, path fragment, function or None), first match from the outside in
-    ("gate", "streams/gate.py", None),
-    ("matcher checkpoint", "streams/matcher.py", "checkpoint"),
-    ("matcher", "streams/matcher.py", None),
-    ("settle-trades", "streams/settlement.py", "settle_trades"),
-    ("settle-order-events", "streams/settlement.py", "settle_order_events"),
-    ("record-halts", "streams/settlement.py", "record_halts"),
+STAGES = (  # (part, path fragment, function or None); the innermost frame that matches
+    ("gate", "streams/gate.py", "Gate.process"),
+    ("matcher checkpoint", "streams/matcher.py", "Matcher.checkpoint"),
+    ("matcher rebalance", "streams/matcher.py", "Matcher._on_assign"),
+    ("matcher", "streams/matcher.py", "Matcher._apply"),
+    ("settle trades", "streams/settlement.py", "Settlement.trades"),
+    ("release reservations", "streams/settlement.py", "Settlement.order_events"),
+    ("record halts", "streams/settlement.py", "Settlement.halts"),
     ("candles", "streams/candles.py", None),
+    ("stage loop: poll, commit (confluent-kafka)", "streams/direct.py", "DirectStage._process"),
 )
+# innermost Python frames that stand for a wait inside native code
+WAITS = {  # named "idle: ..." so that "busy" leaves them out
+    "Matcher.run": "idle: consumer poll (waiting for records, native)",
+    "DirectStage.run": "idle: consumer poll (waiting for records, native)",
+    "Output.flush_now": "idle: output flush (waiting for the broker's acks, native)",
+    "_worker": "idle: thread pool waiting for work",
+    "Supervisor._forward": "idle: supervisor forwarding children's output",
+    "Supervisor.wait": "idle: supervisor watching children",
+}
+PROCESS = re.compile(r'^process \d+:"(?P<cmd>.*)"$')
 
 LAYERS = (  # innermost match wins
     ("PostgreSQL client (SQLAlchemy + psycopg)", ("sqlalchemy/", "psycopg/", "psycopg_binary",
@@ -56,11 +72,27 @@ def _parse(line: str) -> tuple[list[tuple[str, str]], int] | None:
     return frames, n
 
 
+def _process(frames: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+    """The stage process a sample is from, and its frames without the process frames."""
+    name = "supervisor"
+    while frames and PROCESS.match(frames[0][0]):
+        cmd = PROCESS.match(frames[0][0]).group("cmd").split()
+        if "--stage" in cmd and cmd.index("--stage") + 1 < len(cmd):
+            name = cmd[cmd.index("--stage") + 1]
+        frames = frames[1:]
+    return name, frames
+
+
 def classify(frames: list[tuple[str, str]]) -> tuple[str, str, str]:
-    """(thread, stage, layer) of one sample."""
-    thread = "consumer thread" if frames and frames[0][0] == "Thread._bootstrap" else "main loop"
+    """(process and thread, part of the work, layer) of one sample."""
+    process, frames = _process(frames)
+    thread = (f"{process}: other thread" if frames and frames[0][0] == "Thread._bootstrap"
+              else f"{process}: main thread")
     if not frames or not frames[0][0]:
         return thread, "no Python frame (native code / descheduled)", "-"
+    waiting = next((WAITS[f] for f, _ in reversed(frames[-2:]) if f in WAITS), None)
+    if waiting is not None:
+        return thread, waiting, "-"
     # what the event loop is running now: the frames below its _run_once
     runs = [i for i, (func, _) in enumerate(frames) if func.endswith("._run_once")]
     callback = frames[runs[-1] + 1:] if runs else frames
@@ -69,7 +101,7 @@ def classify(frames: list[tuple[str, str]]) -> tuple[str, str, str]:
     if not callback:
         return thread, "event loop bookkeeping", "asyncio"
     stage = None
-    for func, path in callback:
+    for func, path in reversed(callback):  # the innermost part of our code wins
         for name, fragment, wanted in STAGES:
             if fragment in path and (wanted is None or func == wanted):
                 stage = name
@@ -119,14 +151,14 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"no samples in {path}")
     print(f"{path}: {total} samples (py-spy, 100 Hz per thread, --idle: wall clock, so a "
           f"descheduled thread counts where it stands)")
-    for thread in ("main loop", "consumer thread"):
+    for thread in sorted({k[0] for k in stages}):
         rows = [(k, n) for k, n in stages.most_common() if k[0] == thread]
         t_total = sum(n for _, n in rows)
         if not t_total:
             continue
         idle = sum(n for k, n in rows if k[1].startswith("idle"))
         print(f"\n{thread}: {t_total} samples, busy {1 - idle / t_total:.0%}")
-        print("| stage | share of the thread's samples | top layers (share of the stage) |")
+        print("| part | share of the thread's samples | top layers (share of the part) |")
         print("|---|---|---|")
         for key, n in rows:
             top = ", ".join(f"{layer} {c / n:.0%}"
