@@ -25,10 +25,12 @@ Process = Callable[[list], Awaitable[Any]]
 
 
 class Batcher:
-    def __init__(self, name: str, process: Process, max_size: int) -> None:
+    def __init__(self, name: str, process: Process, max_size: int,
+                 pause_s: float = 0.0) -> None:
         self.name = name
         self._process = process
         self.max_size = max_size
+        self.pause_s = pause_s  # after each batch: trades latency for bigger batches
         self._queue: deque = deque()
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
@@ -74,6 +76,8 @@ class Batcher:
                                   len(batch))
                     self._room.set()
                     raise
+                if self.pause_s:
+                    await asyncio.sleep(self.pause_s)
 
 
 def _take(queue: deque, limit: int) -> list:
