@@ -79,11 +79,11 @@ def _accepted(symbol: str, cmd) -> AcceptedOrder | AcceptedCancel:
 def _seed_symbols(url: str, symbols: list[tuple[str, int]]) -> None:
     import psycopg
 
-    with psycopg.connect(_pg(url)) as conn, conn.cursor() as cur:
-        with cur.copy("COPY symbols (symbol, name, shares_outstanding, reference_price, "
-                      "tick_size) FROM STDIN") as copy:
-            for symbol, _ in symbols:
-                copy.write_row((symbol, f"bench {symbol}", 1_000_000_000, 10_000, 1))
+    sql = "COPY symbols (symbol, name, shares_outstanding, reference_price, tick_size) " \
+          "FROM STDIN"
+    with psycopg.connect(_pg(url)) as conn, conn.cursor() as cur, cur.copy(sql) as copy:
+        for symbol, _ in symbols:
+            copy.write_row((symbol, f"bench {symbol}", 1_000_000_000, 10_000, 1))
 
 
 def _produce(settings, records: list) -> float:

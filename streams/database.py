@@ -6,8 +6,8 @@ from functools import cache
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger.db import make_async_engine
 from infra.settings import load
+from ledger.db import make_async_engine
 
 
 @cache

@@ -16,7 +16,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from infra.settings import Settings
 from streams.progress import FetchedEvent, FetchedMessage
@@ -74,9 +74,15 @@ class DirectStage:
         for topic, events in by_topic.items():
             await self.handlers[topic](events)
         if offsets:
-            self.consumer.commit(offsets=[TopicPartition(t, p, o)
-                                          for (t, p), o in offsets.items()],
-                                 asynchronous=False)
+            try:
+                self.consumer.commit(offsets=[TopicPartition(t, p, o)
+                                              for (t, p), o in offsets.items()],
+                                     asynchronous=False)
+            except KafkaException as exc:
+                # e.g. the group moved on while a batch waited for the database: whoever
+                # owns the partitions now replays these records, idempotently
+                log.warning("%s: commit failed, %d partitions will be replayed: %s",
+                            self.stage, len(offsets), exc)
 
     def _on_assign(self, consumer, partitions: list[TopicPartition]) -> None:
         log.info("%s: assigned %s", self.stage,

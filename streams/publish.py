@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from engine.enums import CommandKind
-from engine.events import (Cancelled, Filled, Halted, LevelChanged, PartiallyFilled, Rejected,
-                           Resumed, Trade)
+from engine.events import (
+    Cancelled,
+    Filled,
+    Halted,
+    LevelChanged,
+    PartiallyFilled,
+    Rejected,
+    Resumed,
+    Trade,
+)
 from schemas.codec import encode
 from schemas.records import Halt, OrderEvent, Quote
 from schemas.records import Trade as TradeRecord

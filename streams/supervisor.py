@@ -59,14 +59,15 @@ class Supervisor:
         self._stopping = False
 
     def start(self) -> None:
+        # every child is forked before any thread starts: preexec_fn is only safe then
         for stage in self.stages:
             env = dict(os.environ, MATCHSTREAM_STAGE=stage, PYTHONUNBUFFERED="1")
-            proc = subprocess.Popen(
+            self.children[stage] = subprocess.Popen(
                 [sys.executable, "-m", "cli.main", "worker", "--stage", stage,
                  *self.faust_args],
                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, preexec_fn=_child_setup(stage))
-            self.children[stage] = proc
+                stdin=subprocess.DEVNULL, preexec_fn=_child_setup(stage))  # noqa: PLW1509
+        for stage, proc in self.children.items():
             threading.Thread(target=self._forward, args=(stage, proc), daemon=True,
                              name=f"forward-{stage}").start()
 
