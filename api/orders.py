@@ -86,7 +86,7 @@ async def place_order(request):
         if replayed:  # a retry: the first request's transaction has committed
             order_id = first
         else:
-            await _issue(conn, account, order_id, client_chosen=body.order_id is not None)
+            await _issue(conn, account, order_id, req, client_chosen=body.order_id is not None)
             # the id (and key) are committed only once Kafka has the order
             await request.app.state.order_producer.send(account, req)
     metrics.ORDERS.labels("replayed" if replayed else "accepted").inc()
@@ -132,14 +132,16 @@ async def _claim_key(conn, account: str, key: str, order_id: str, digest: str) -
     return first.order_id
 
 
-async def _issue(conn, account: str, order_id: str, client_chosen: bool) -> None:
+async def _issue(conn, account: str, order_id: str, req: NewOrderRequest,
+                 client_chosen: bool) -> None:
     """Record the id as this account's, so it can be cancelled before the gate records it.
     An id in use already is rejected here as the gate would (DUPLICATE_ORDER_ID)."""
     taken = client_chosen and (await conn.execute(
         select(orders.c.order_id).where(orders.c.order_id == order_id))).first() is not None
     if not taken:
         taken = (await conn.execute(
-            insert(issued_orders).values(order_id=order_id, account_id=account)
+            insert(issued_orders).values(order_id=order_id, account_id=account,
+                                         request=msgspec.json.encode(req))
             .on_conflict_do_nothing().returning(issued_orders.c.order_id))).first() is None
     if taken:
         metrics.ORDERS.labels("rejected").inc()
@@ -213,11 +215,18 @@ async def get_order(request):
     parameters:
       - {in: path, name: order_id, required: true, schema: {type: string}}
     responses:
-      200: {description: the order}
+      200: {description: "the order; status PENDING while the gate has not recorded it yet"}
       404: {description: no such order of this account}
     """
     account = await account_of(request)
-    row = await _own_order(request, account, request.path_params["order_id"])
+    order_id = request.path_params["order_id"]
+    try:
+        row = await _own_order(request, account, order_id)
+    except ApiError:
+        pending = await _pending_order(request, account, order_id)
+        if pending is None:
+            raise
+        return JSONResponse(pending)
     query = (select(trades).where(or_(
         and_(trades.c.buy_order_id == row.order_id, trades.c.buyer == account),
         and_(trades.c.sell_order_id == row.order_id, trades.c.seller == account)))
@@ -251,6 +260,28 @@ async def _own_order(request, account: str, order_id: str):
     if row is None:
         raise not_found("order")
     return row
+
+
+async def _pending_order(request, account: str, order_id: str) -> dict | None:
+    """The view of an order this API issued that the gate has not recorded yet, or None.
+    Read from the primary: it was placed a moment ago."""
+    if not text_ok(order_id, 64):
+        return None
+    async with request.app.state.db.connect() as conn:
+        row = (await conn.execute(select(issued_orders.c.request).where(
+            issued_orders.c.order_id == order_id,
+            issued_orders.c.account_id == account))).first()
+        recorded = (await conn.execute(select(orders.c.order_id).where(
+            orders.c.order_id == order_id))).first()
+    if row is None or row.request is None or recorded is not None:
+        return None
+    req = msgspec.json.decode(row.request, type=NewOrderRequest)
+    return {"order_id": req.order_id, "symbol": req.symbol, "side": req.side,
+            "order_type": req.order_type, "tif": req.tif, "quantity": req.quantity,
+            "price": money(req.price) if req.price is not None else None,
+            "filled_quantity": 0, "cancelled_quantity": 0, "remaining_quantity": req.quantity,
+            "status": "PENDING", "reject_reason": None, "reserved_cash": money(0),
+            "reserved_quantity": 0, "created_ms": req.ts, "updated_ms": req.ts, "fills": []}
 
 
 async def _rules(db, symbol: str) -> SymbolRules | None:

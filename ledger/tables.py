@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -203,4 +204,5 @@ issued_orders = Table(
     Column("order_id", String(64), primary_key=True),
     Column("account_id", String(64), nullable=False),
     Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
+    Column("request", LargeBinary, nullable=True),  # the NewOrderRequest as produced
 )

@@ -25,7 +25,18 @@ def test_cancel_before_the_gate_records_the_order(platform, api):  # noqa: F811
     p.account("bob", cash=10_000_000)
     alice, bob = auth(p, "alice"), auth(p, "bob")
 
-    # no worker yet: the gate has recorded nothing, every cancel is of a pending order
+    # no worker yet: the order is PENDING to its owner, unknown to anyone else
+    shown = api.post("/v1/orders", json={**BUY, "order_id": "shown-1"}, headers=alice)
+    assert shown.status_code == 202, shown.text
+    view = api.get("/v1/orders/shown-1", headers=alice)
+    assert view.status_code == 200, view.text
+    assert {k: view.json()[k] for k in ("status", "symbol", "side", "quantity", "price",
+                                        "filled_quantity", "fills")} == {
+        "status": "PENDING", "symbol": "ACME", "side": "BUY", "quantity": 10,
+        "price": {"cents": 9_000, "amount": "90.00"}, "filled_quantity": 0, "fills": []}
+    assert error_code(api.get("/v1/orders/shown-1", headers=bob)) == "NOT_FOUND"
+    pending_ids = ["shown-1"]
+    # every cancel is of a pending order
     pending = [_place_and_cancel(api, alice) for _ in range(10)]
     pending.append(_place_and_cancel(api, alice, order_id="client-1"))
     assert p.scalar("SELECT count(*) FROM orders") == 0
@@ -42,15 +53,19 @@ def test_cancel_before_the_gate_records_the_order(platform, api):  # noqa: F811
     # with the worker running: the cancel races the gate
     racing = [_place_and_cancel(api, alice) for _ in range(15)]
     racing += [_place_and_cancel(api, bob) for _ in range(10)]
-    placed = pending + racing
+    placed = pending + racing + pending_ids
 
-    def all_cancelled() -> bool:
+    def all_cancelled() -> bool:  # all but shown-1, which was never cancelled: it rests
         statuses = dict(p.rows("SELECT order_id, status FROM orders"))
-        return len(statuses) == len(placed) and set(statuses.values()) == {"CANCELLED"}
+        return (len(statuses) == len(placed) and statuses.get("shown-1") == "ACCEPTED"
+                and {s for o, s in statuses.items() if o != "shown-1"} == {"CANCELLED"})
 
-    wait_for(all_cancelled, 180, "every order cancelled", [worker.log_path])
+    wait_for(all_cancelled, 180, "every other order cancelled", [worker.log_path])
+    recorded_view = api.get("/v1/orders/shown-1", headers=alice).json()
+    assert recorded_view["status"] == "ACCEPTED"
+    assert recorded_view["reserved_cash"] == {"cents": 90_000, "amount": "900.00"}
     assert {r[0] for r in p.rows("SELECT order_id FROM orders")} == set(placed)
-    assert p.scalar("SELECT sum(reserved_cash) FROM accounts") == 0
+    assert p.scalar("SELECT sum(reserved_cash) FROM accounts") == 90_000  # shown-1 rests
     # once recorded and cancelled, a second cancel is a conflict; still 404 for bob
     assert error_code(api.delete(f"/v1/orders/{pending[0]}", headers=alice)) == "ORDER_NOT_OPEN"
     assert error_code(api.delete(f"/v1/orders/{pending[0]}", headers=bob)) == "NOT_FOUND"
