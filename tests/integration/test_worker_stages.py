@@ -1,0 +1,62 @@
+"""`matchstream worker` runs one process per stage and stands or falls as one: a stage
+that dies takes the worker down (a half pipeline would look alive while standing
+still), and a SIGKILLed supervisor leaves no stage behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from streams.stages import STAGES
+from tests.platform import wait_for
+
+
+def _stages_of(pid: int) -> dict[str, int]:
+    """stage -> pid of the worker's children."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return {}
+    out = {}
+    for child in children:
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--stage" in argv:
+            out[argv[argv.index(b"--stage") + 1].decode()] = int(child)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_dead_stage_stops_the_worker(platform):
+    worker = platform.start_worker()
+    platform.wait_ready(worker)
+    stages = _stages_of(worker.pid)
+    assert set(stages) == set(STAGES), stages
+
+    os.kill(stages["matcher"], signal.SIGKILL)
+    code = worker.wait(timeout=60)
+    assert code != 0
+    assert not any(_alive(pid) for pid in stages.values()), "a stage outlived the worker"
+    assert b"stage matcher exited" in worker.log_path.read_bytes()
+
+
+def test_stages_die_with_a_killed_supervisor(platform):
+    worker = platform.start_worker()
+    platform.wait_ready(worker)
+    stages = _stages_of(worker.pid)
+    assert set(stages) == set(STAGES), stages
+
+    os.kill(worker.pid, signal.SIGKILL)  # the supervisor alone, not its process group
+    worker.wait(timeout=30)
+    wait_for(lambda: not any(_alive(pid) for pid in stages.values()), 30,
+             "every stage process gone after its supervisor was killed")
