@@ -58,10 +58,16 @@ class Breaker:
         if self.first_price is None:
             self.first_price = price
         history = self.history
-        if history and history[-1][0] == ts:
-            history[-1] = (ts, price)   # keep one entry per ms: the last price wins
-        else:
-            history.append((ts, price))
+        if history:
+            last_ts, last_price = history[-1]
+            if last_ts == ts:
+                history[-1] = (ts, price)   # keep one entry per ms: the last price wins
+                return
+            if last_price == price:
+                # for every cutoff the older entry gives the same answer: a run of trades
+                # at one price costs one entry (the history goes into every snapshot)
+                return
+        history.append((ts, price))
 
     def to_dict(self) -> dict:
         return {"first_price": self.first_price, "base_price": self.base_price,
