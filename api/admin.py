@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from api.auth import issue_token
 from api.common import json_body, require_admin, text_ok
 from api.errors import ApiError, not_found
-from api.queries import symbol_view
+from api.queries import symbol_list, symbol_view
 from ledger import admin as ledger
 from ledger.tables import accounts, adjustments, symbols
 from risk.rules import MAX_PRICE, valid_id
@@ -188,9 +188,7 @@ async def admin_symbols(request):
       200: {description: the symbols}
     """
     await require_admin(request)
-    async with request.app.state.read_db.connect() as conn:
-        rows = (await conn.execute(select(symbols).order_by(symbols.c.symbol))).all()
-    return JSONResponse({"items": [symbol_view(r) for r in rows]})
+    return await symbol_list(request)
 
 
 async def _symbol_exists(request, symbol: str) -> bool:

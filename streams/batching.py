@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,3 @@ class Batcher:
 
 def _take(queue: deque, limit: int) -> list:
     return [queue.popleft() for _ in range(min(limit, len(queue)))]
-
-
-def partitions_of(revoked: Iterable, topic: str) -> set[int]:
-    return {tp.partition for tp in revoked if tp.topic == topic}

@@ -162,13 +162,12 @@ class Matcher:
 
     # -- rebalances
     def _on_assign(self, consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
+        committed = consumer.committed(partitions, timeout=RESTORE_TIMEOUT_S) if partitions else []
+        for tp in committed:
             restored = self._restore(tp.partition)
-            committed = consumer.committed([TopicPartition(self.orders, tp.partition)],
-                                           timeout=RESTORE_TIMEOUT_S)[0].offset
             self.owned.add(tp.partition)
             log.info("matcher: partition %d assigned: %d books restored, input from offset %s",
-                     tp.partition, restored, committed if committed >= 0 else "the start")
+                     tp.partition, restored, tp.offset if tp.offset >= 0 else "the start")
         if not self.ready:
             self.ready = True
             # the line the supervisor (and whatever waits for a worker) waits for
