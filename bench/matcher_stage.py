@@ -131,8 +131,10 @@ def run(args) -> dict:
     per_symbol = args.orders // len(symbols)
     records = _records(symbols, per_symbol, args.seed)
 
+    # MATCHSTREAM_STAGE: the stage process itself, without a supervisor, so its CPU is its own
     env = dict(os.environ, KAFKA_BOOTSTRAP=settings.kafka_bootstrap, DATABASE_URL=url,
-               MATCHSTREAM_NAMESPACE=settings.namespace, PYTHONUNBUFFERED="1")
+               MATCHSTREAM_NAMESPACE=settings.namespace, PYTHONUNBUFFERED="1",
+               MATCHSTREAM_STAGE="matcher")
     log_path = settings.home / "log" / "bench" / f"{settings.namespace}-matcher.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     procs = []

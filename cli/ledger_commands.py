@@ -33,6 +33,13 @@ def add_parsers(sub, func) -> None:
     add.add_argument("--tick", default="0.01", help="tick size in dollars (default 0.01)")
     add.set_defaults(func=func, action="symbol-add")
     ssub.add_parser("list").set_defaults(func=func, action="symbol-list")
+    skip = sub.add_parser("skip", help="let a stage that is stopped on one record (it logs "
+                          "STOPPED with the record) dead-letter it and go on")
+    skip.add_argument("topic", help="the topic's name without the namespace, e.g. trades")
+    skip.add_argument("partition", type=int)
+    skip.add_argument("offset", type=int)
+    skip.add_argument("--reason", required=True, help="why; it goes into the dead letter")
+    skip.set_defaults(func=func, action="skip")
 
 
 def run(args) -> None:
@@ -66,6 +73,14 @@ def _dispatch(args, engine, admin) -> None:
         created = admin.add_symbol(engine, args.symbol, args.shares_outstanding,
                                    parse_cents(args.reference_price), parse_cents(args.tick))
         print(f"symbol {args.symbol}: {'added' if created else 'already exists'}")
+    elif args.action == "skip":
+        from infra.settings import load
+
+        topic = load().topic(args.topic)
+        new = admin.skip_record(engine, topic, args.partition, args.offset, args.reason)
+        print(f"{topic}[{args.partition}]@{args.offset}: "
+              f"{'to be skipped' if new else 'was already to be skipped'}; a stage stopped on "
+              "it dead-letters it at its next retry")
     else:
         for s in admin.list_symbols(engine):
             print(f"{s['symbol']:8} tick {format_cents(s['tick_size'])}  "

@@ -43,17 +43,26 @@ def _migrate(args) -> None:
 
 
 def _worker(args) -> None:
+    import os
+
     settings = load()
-    if args.stage is None:
+    if args.stage is None or os.environ.get("MATCHSTREAM_STAGE") != args.stage:
         from streams.supervisor import run
 
-        print(f"worker: Faust apps {settings.app_id}-<stage> on {settings.kafka_bootstrap}",
-              flush=True)
-        sys.exit(run(None, args.faust_args))
+        print(f"worker: consumer groups {settings.app_id}-<stage> on "
+              f"{settings.kafka_bootstrap}", flush=True)
+        port = args.metrics_port
+        if port is None:
+            from streams.metrics_server import port_from_env
+
+            port = port_from_env()
+        stages = None if args.stage is None else [args.stage]
+        sys.exit(run(stages, args.faust_args, settings.home / "run", port))
     from streams.stages import group_id
     from streams.worker import main
 
-    print(f"worker: stage {args.stage}, Faust app {group_id(settings, args.stage)}",
+    # a stage process of the supervisor
+    print(f"worker: stage {args.stage}, consumer group {group_id(settings, args.stage)}",
           flush=True)
     main(args.stage, args.faust_args)
 
@@ -111,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(gate, matcher, settlement, market)")
     worker.add_argument("--stage", choices=sorted(STAGES), default=None,
                         help="run only this stage (add processes to scale a stage out)")
+    worker.add_argument("--metrics-port", type=int, default=None,
+                        help="serve the stages' metrics on 127.0.0.1:PORT (default "
+                        "MATCHSTREAM_WORKER_METRICS_PORT or 39464; 0: off)")
     worker.add_argument("faust_args", nargs=argparse.REMAINDER)
     worker.set_defaults(func=_worker)
     api = sub.add_parser("api", help="run the Starlette API")

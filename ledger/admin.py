@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, select, text
 from sqlalchemy.dialects.postgresql import insert
 
-from ledger.tables import accounts, adjustments, holdings, symbols
+from ledger.tables import accounts, adjustments, holdings, skipped_records, symbols
 
 CASH = "CASH"
 
@@ -103,3 +103,15 @@ def list_symbols(engine: Engine) -> list[dict]:
     with engine.connect() as conn:
         rows = conn.execute(select(symbols).order_by(symbols.c.symbol)).mappings()
         return [dict(r) for r in rows]
+
+
+def skip_record(engine: Engine, topic: str, partition: int, offset: int, reason: str) -> bool:
+    """Tell a stage blocked on this record to dead-letter it and go on; False if told before."""
+    if not reason.strip():
+        raise LedgerError("say why the record is skipped (--reason): it goes into the dead letter")
+    if partition < 0 or offset < 0:
+        raise LedgerError(f"partition and offset must be >= 0, found {partition} and {offset}")
+    with engine.begin() as conn:
+        return conn.execute(insert(skipped_records).values(
+            topic=topic, partition=partition, offset=offset, reason=reason)
+            .on_conflict_do_nothing().returning(skipped_records.c.topic)).first() is not None

@@ -102,9 +102,13 @@ INSERT_ORDERS = text(
     "SELECT *, created_ms FROM unnest("
     + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _ORDER_COLUMNS)
     + ") AS v(" + ", ".join(c for c, _ in _ORDER_COLUMNS) + ") "
-    "ON CONFLICT (order_id) DO NOTHING")
+    "ON CONFLICT (order_id) DO NOTHING RETURNING 1")
 
 
-async def insert_orders(conn: AsyncConnection, rows: list[dict]) -> None:
-    if rows:
-        await conn.execute(INSERT_ORDERS, {c: [r[c] for r in rows] for c, _ in _ORDER_COLUMNS})
+async def insert_orders(conn: AsyncConnection, rows: list[dict]) -> int:
+    """How many of the rows were inserted (an order id recorded already is not)."""
+    if not rows:
+        return 0
+    result = await conn.execute(INSERT_ORDERS,
+                                {c: [r[c] for r in rows] for c, _ in _ORDER_COLUMNS})
+    return len(result.all())

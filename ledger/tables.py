@@ -206,3 +206,23 @@ issued_orders = Table(
     Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
     Column("request", LargeBinary, nullable=True),  # the NewOrderRequest as produced
 )
+
+# Written by a stage's probe: a write that succeeds proves the database takes writes.
+stage_heartbeats = Table(
+    "stage_heartbeats",
+    metadata,
+    Column("stage", String(64), primary_key=True),
+    Column("beat_ms", BigInteger, nullable=False),
+)
+
+# Records an operator told a blocked stage to pass over (`matchstream skip`); each still
+# becomes a dead letter, with the operator's reason.
+skipped_records = Table(
+    "skipped_records",
+    metadata,
+    Column("topic", String(200), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("offset", BigInteger, primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
+)

@@ -129,11 +129,13 @@ class Halt(msgspec.Struct, frozen=True):
 
 
 class DeadLetter(msgspec.Struct, frozen=True):
-    """dead-letters: what could not be decoded, with where it came from."""
+    """dead-letters: what could not be decoded or applied, with where it came from."""
 
     topic: str
     partition: Int64
     offset: Int64
     error: str
-    key: str | None
-    value: str  # the raw bytes, decoded as UTF-8 with replacement
+    key: str | None  # at most its first 256 bytes
+    value: str  # the first 1,024 bytes of the value, as UTF-8 with replacement
+    size: Int64 = 0  # of the whole value, in bytes
+    sha256: str = ""  # of the whole value

@@ -32,7 +32,9 @@ from schemas.codec import TRADE, DecodeError
 from streams import app as ms
 from streams.batching import Batcher
 from streams.progress import PositionGuard
-from streams.resilient import transaction
+from ledger.retry import transaction
+from streams.database import engine
+from streams.health import StageHealth
 from tables.candles import open_candles, position_key
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ _UPSERT = text(
     "WHERE candles.last_seq < excluded.last_seq")
 
 
+health = StageHealth("market")
 guard = PositionGuard("candles", ms.settings.kafka_bootstrap, open_candles.load_positions)
 
 
@@ -73,7 +76,7 @@ async def _upsert(candles: list[dict]) -> None:
             "symbol", "interval", "start_ms", "open", "high", "low", "close", "volume",
             "trades", "last_seq")} for c in candles])
 
-    await transaction("candle upsert", work)
+    await transaction(engine(), work, health)
     for c in candles:
         _persisted[(c["symbol"], c["interval"], c["start_ms"])] = c["last_seq"]
 

@@ -2,7 +2,9 @@
 
 Reads with confluent-kafka (streams/direct.py); the batch's outputs are delivered
 before its offsets are committed. A replayed batch re-emits the same outcomes: the
-order rows remember the request's (partition, offset) (streams/gate_logic.py).
+order rows remember the request's (partition, offset) (streams/gate_logic.py). A
+database fault pauses the stage; a request proven to be unprocessable on its own is
+dead-lettered (streams/resilient.py).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import time
 
 from infra.settings import Settings
 from schemas.codec import DecodeError, encode
+from streams.database import engine
 from streams.dead_letter import dead_letter
 from streams.direct import DirectStage, serve
 from streams.gate_logic import GateOutput, RawRecord, process_batch
+from streams.health import StageHealth
 from streams.output import Output
-from streams.resilient import apply_batch
+from streams.resilient import BatchPolicy
 
 MAX_BATCH = 1000
 
@@ -26,20 +30,23 @@ class Gate:
         self.orders = settings.topic("orders")
         self.order_events = settings.topic("order-events")
         self.dead_letters = settings.topic("dead-letters")
-        self.output = Output(settings)
+        self.health = StageHealth("gate")
+        self.output = Output(settings, self.health)
+        self.policy = BatchPolicy("gate", engine(), self.health)
 
     async def process(self, events: list) -> None:
         records = [RawRecord(e.key, e.value, e.message.partition, e.message.offset)
                    for e in events]
         now_ms = int(time.time() * 1000)
-        outputs, poison = await apply_batch(
-            "gate", records, lambda conn, batch: process_batch(conn, self.topic, batch, now_ms))
+        outputs, poison = await self.policy.apply(
+            records, lambda conn, batch: process_batch(conn, self.topic, batch, now_ms),
+            where=lambda r: (self.topic, r.partition, r.offset))
         for out in outputs:
             self._send(out)
         for record, exc in poison:
             letter = dead_letter(DecodeError(f"cannot be applied: {exc}", record.value or b""),
                                  self.topic, record.partition, record.offset, record.key)
-            self.output.send(self.dead_letters, self.topic.encode(), encode(letter))
+            self._dead_letter(encode(letter))
         await self.output.flush()  # before the offsets move on
 
     def _send(self, out: GateOutput) -> None:
@@ -48,7 +55,11 @@ class Gate:
         for key, value in out.events:
             self.output.send(self.order_events, key, value)
         for value in out.dead_letters:
-            self.output.send(self.dead_letters, self.topic.encode(), value)
+            self._dead_letter(value)
+
+    def _dead_letter(self, value: bytes) -> None:
+        self.output.send(self.dead_letters, self.topic.encode(), value)
+        self.health.dead_lettered(self.topic)
 
 
 def main(settings: Settings) -> None:

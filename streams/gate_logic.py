@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.enums import OrderType, Reject, Side
 from ledger import gate_store as store
+from ledger.faults import RetryBatch
 from ledger.locks import lock_accounts, lock_holdings
 from risk.rules import check_cancel, check_new_order, market_collar, valid_id, within_position_limit
 from schemas.codec import ORDER_REQUEST, DecodeError, encode
@@ -60,8 +61,9 @@ async def process_batch(conn: AsyncConnection, topic: str, records: list[RawReco
             and valid_id(d.order_id) and valid_id(d.account)]
     new_orders = [d for d in sane if isinstance(d, NewOrderRequest)]
     symbols = await store.load_symbols(conn)
-    existing = await store.find_orders(conn, {d.order_id for d in sane})
     accounts = await lock_accounts(conn, {d.account for d in new_orders})
+    # after the locks: what a concurrent gate committed for these accounts is seen here
+    existing = await store.find_orders(conn, {d.order_id for d in sane})
     keys = {(d.account, d.symbol) for d in new_orders if d.account in accounts}
     holdings = await lock_holdings(conn, keys)
     open_buys = await store.open_buy_quantities(
@@ -129,7 +131,10 @@ async def process_batch(conn: AsyncConnection, topic: str, records: list[RawReco
         _emit_outcome(out, row)
 
     await store.apply_reservations(conn, accounts, holdings, touched_accounts, touched_holdings)
-    await store.insert_orders(conn, rows)
+    if await store.insert_orders(conn, rows) < len(rows):
+        # another gate recorded one of these order ids since find_orders (the accounts
+        # differ, so no lock was shared): the insert is the arbiter, run the batch again
+        raise RetryBatch(f"{len(rows)} orders to record, some recorded meanwhile by another")
     return out
 
 
@@ -161,9 +166,19 @@ def _replay_or_duplicate(out: GateOutput, request: NewOrderRequest, prior: store
                          raw: RawRecord) -> None:
     if (prior.source_partition, prior.source_offset) == (raw.partition, raw.offset):
         _emit_outcome(out, prior)  # the same record again after a crash: same outcome
+    elif _same_order(prior, request):
+        pass  # the client sent the same request again (e.g. after a lost ack): one order
     else:
         _event(out, request.order_id, request.account, request.symbol, "REJECTED",
                prior.created_ms, reason=Reject.DUPLICATE_ORDER_ID)
+
+
+def _same_order(prior: store.OrderRow, request: NewOrderRequest) -> bool:
+    """A second copy of the request that made prior (a MARKET order's price is the gate's)."""
+    return ((prior.account_id, prior.symbol, prior.side, prior.order_type, prior.tif,
+             prior.quantity) == (request.account, request.symbol, request.side,
+                                 request.order_type, request.tif, request.quantity)
+            and (request.order_type == OrderType.MARKET or prior.price == request.price))
 
 
 def _cancel(out: GateOutput, request: CancelRequest, order: store.OrderRow | None,

@@ -27,9 +27,11 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from infra.settings import Settings
 from ledger.db import make_engine
+from ledger.retry import call
 from ledger.specs import read_spec
 from schemas.codec import MATCHER_COMMAND, DecodeError, encode
 from streams.dead_letter import dead_letter
+from streams.health import StageHealth
 from streams.matcher_state import MatcherState, SymbolState
 from streams.output import Output
 from streams.publish import BOOK, HALTS, ORDER_EVENTS, QUOTES, TRADES, BatchPublisher
@@ -52,7 +54,8 @@ class Matcher:
         self.snapshots = settings.topic("book-snapshots")
         self.dead_letters = settings.topic("dead-letters")
         self.topics = {name: settings.topic(name) for name in OUTPUTS}
-        self.output = Output(settings)
+        self.health = StageHealth("matcher")
+        self.output = Output(settings, self.health)
         self.state = MatcherState()
         self.engine = make_engine(settings.database_url, pool_size=1)
         self.owned: set[int] = set()  # `orders` partitions assigned to this process
@@ -135,8 +138,8 @@ class Matcher:
         found = self.state.get(symbol)
         if found is not None:
             return found
-        with self.engine.connect() as conn:
-            spec = read_spec(conn, symbol)
+        # waits while the database is away: a book is never made without its spec
+        spec = call(self.engine, lambda conn: read_spec(conn, symbol), self.health)
         return self.state.create(spec, partition) if spec is not None else None
 
     # -- checkpoints

@@ -22,10 +22,12 @@ from confluent_kafka import KafkaError, Producer
 
 from infra.kafka_client import producer_config
 from infra.settings import Settings
+from streams.health import StageHealth
 
 log = logging.getLogger(__name__)
 
 QUEUE_FULL_WAIT_S = 0.05
+FLUSH_REPORT_S = 5.0
 
 
 class DeliveryFailed(RuntimeError):
@@ -33,8 +35,9 @@ class DeliveryFailed(RuntimeError):
 
 
 class Output:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, health: StageHealth | None = None) -> None:
         self._settings = settings
+        self._health = health
         self._producer: Producer | None = None
         self._errors: list[str] = []
         self._lock = threading.Lock()
@@ -79,7 +82,14 @@ class Output:
         """flush(), blocking the calling thread."""
         if self._producer is None:
             return
-        self._producer.flush()
+        waited = 0.0
+        while self._producer.flush(FLUSH_REPORT_S) > 0:  # the broker is away: wait, visibly
+            waited += FLUSH_REPORT_S
+            if self._health is not None:
+                self._health.blocked("broker", f"{len(self._producer)} records not delivered "
+                                     f"after {waited:.0f}s", FLUSH_REPORT_S)
+        if waited and self._health is not None:
+            self._health.cleared()
         with self._lock:
             errors, self._errors = self._errors, []
         if errors:

@@ -1,70 +1,122 @@
-"""Database work for a batch that survives outages and isolates poison records.
+"""A stage's error policy for the database work of one batch.
 
-An outage, a deadlock or a serialization failure is retried with backoff, forever:
-the batch waits for the database rather than being dropped. Any other failure is a
-property of the data: the batch is then applied one record at a time, and the records
-that still fail are returned so that the agent dead-letters them and moves on.
+- A fault of the world (ledger/faults.py: the database unreachable or read-only, a
+  missing privilege or column, a full disk) pauses the stage: the batch is retried with
+  backoff until it goes through (ledger/retry.py), the stage reports itself blocked
+  (streams/health.py) and commits nothing meanwhile.
+- Any other failure may be one record's: the batch is applied one record at a time. A
+  record that fails alone while a probe write on the same connection succeeds is proven
+  to be at fault. It is returned as poison for the stage to dead-letter, or, where the
+  stage may not drop it (a trade: the ledger must never diverge from the books), the
+  stage stays blocked on it and alarms until an operator skips it (`matchstream skip`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Generic, TypeVar
 
-import psycopg
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+import asyncio
 
-from streams.database import engine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ledger.faults import describe, world_fault
+from ledger.retry import Backoff, probe, transaction
+from streams.health import StageHealth
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-_TRANSIENT = (psycopg.OperationalError, psycopg.errors.SerializationFailure,
-              psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable)
+Where = Callable[[T], tuple[str, int, int]]  # an item's topic, partition and offset
+Work = Callable[[AsyncConnection, Sequence[T]], Awaitable[R]]
 
 
-def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc.orig, _TRANSIENT)
-    return isinstance(exc, (OSError, ConnectionError, asyncio.TimeoutError))
+class SkippedByOperator(RuntimeError):
+    """An operator chose to skip a record the stage could not apply."""
 
 
-async def transaction(what: str, work: Callable[[AsyncConnection], Awaitable[R]]) -> R:
-    """Run work in one transaction, retrying transient failures until it succeeds."""
-    delay = 0.05
-    while True:
+_SKIPPED = text('SELECT reason FROM skipped_records WHERE topic = :t AND "partition" = :p '
+                'AND "offset" = :o')
+
+
+class BatchPolicy(Generic[T]):
+    def __init__(self, stage: str, engine: AsyncEngine, health: StageHealth) -> None:
+        self.stage = stage
+        self.engine = engine
+        self.health = health
+
+    async def apply(self, items: Sequence[T], work: Work, where: Where,
+                    may_drop: bool = True) -> tuple[list[R], list[tuple[T, Exception]]]:
+        """Results of work over the batch, and the (item, error) pairs proven to be poison.
+
+        With may_drop False a proven poison blocks the stage until an operator skips it;
+        only then is it returned (with SkippedByOperator)."""
+        if not items:
+            return [], []
         try:
-            async with engine().begin() as conn:
-                return await work(conn)
+            return [await transaction(self.engine, lambda conn: work(conn, items),
+                                      self.health)], []
         except Exception as exc:
-            if not is_transient(exc):
-                raise
-            log.warning("%s: transient failure, retrying in %.2fs: %s", what, delay, exc)
+            log.warning("%s: batch of %d failed (%s); applying one record at a time",
+                        self.stage, len(items), describe(exc))
+        results: list[R] = []
+        poison: list[tuple[T, Exception]] = []
+        for item in items:
+            applied, outcome = await self._alone(item, work, where(item), may_drop)
+            if applied:
+                results.append(outcome)
+            else:
+                poison.append((item, outcome))
+        return results, poison
+
+    async def _alone(self, item: T, work: Work, where: tuple[str, int, int],
+                     may_drop: bool) -> tuple[bool, object]:
+        """(True, result) once the item applies; (False, error) once it is proven poison."""
+        backoff = Backoff(most=30.0)
+        while True:
+            try:
+                async with self.engine.connect() as conn:
+                    try:
+                        async with conn.begin():
+                            result = await work(conn, [item])
+                    except Exception as exc:
+                        error = exc
+                        reason = world_fault(exc) or await probe(conn, self.stage)
+                        if reason is None:  # it fails alone, the database takes writes
+                            if may_drop:
+                                return False, exc
+                            skipped = await self._skipped(conn, where)
+                            if skipped is not None:
+                                return False, SkippedByOperator(
+                                    f"skipped by an operator ({skipped}): {describe(exc)}")
+                            reason = "record_refused"
+                            self._alarm(where, exc)
+                    else:
+                        self.health.cleared()
+                        return True, result
+            except Exception as exc:  # connecting, or the probe's connection, failed
+                error = exc
+                reason = world_fault(exc) or "database"
+            delay = backoff.next()
+            self.health.blocked(reason, describe(error), delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
+    async def _skipped(self, conn: AsyncConnection, where: tuple[str, int, int]) -> str | None:
+        topic, partition, offset = where
+        async with conn.begin():
+            return (await conn.execute(_SKIPPED, {"t": topic, "p": partition,
+                                                  "o": offset})).scalar()
 
-async def apply_batch(what: str, items: Sequence[T],
-                      work: Callable[[AsyncConnection, Sequence[T]], Awaitable[R]],
-                      ) -> tuple[list[R], list[tuple[T, Exception]]]:
-    """Results of work over the batch, and the (item, error) pairs that cannot be applied."""
-    if not items:
-        return [], []
-    try:
-        return [await transaction(what, lambda conn: work(conn, items))], []
-    except Exception as exc:
-        log.warning("%s: batch of %d failed (%s); applying one record at a time",
-                    what, len(items), exc)
-    results, poison = [], []
-    for item in items:
-        try:
-            results.append(await transaction(what, lambda conn, one=[item]: work(conn, one)))
-        except Exception as exc:
-            log.error("%s: record cannot be applied, dead-lettering it: %s", what, exc)
-            poison.append((item, exc))
-    return results, poison
+    def _alarm(self, where: tuple[str, int, int], exc: Exception) -> None:
+        topic, partition, offset = where
+        if self.health.reason != "record_refused":
+            log.critical(
+                "%s: STOPPED on %s[%d]@%d, which cannot be applied while the database takes "
+                "writes: %s. Nothing after it is applied, so the ledger never diverges from "
+                "the books. Fix the cause, or skip the record (it becomes a dead letter): "
+                "matchstream skip %s %d %d --reason '...'", self.stage, topic, partition,
+                offset, describe(exc), topic, partition, offset)

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
+from streams import metrics_server
 from streams.stages import STAGES
 
 READY = b"[^Worker]: Ready"
@@ -50,9 +53,10 @@ def _say(line: bytes) -> None:
 
 
 class Supervisor:
-    def __init__(self, stages: list[str], faust_args: list[str]) -> None:
+    def __init__(self, stages: list[str], faust_args: list[str], metrics_dir: Path) -> None:
         self.stages = stages
         self.faust_args = faust_args
+        self.metrics_dir = metrics_dir
         self.children: dict[str, subprocess.Popen] = {}
         self.ready: set[str] = set()
         self._lock = threading.Lock()
@@ -61,7 +65,8 @@ class Supervisor:
     def start(self) -> None:
         # every child is forked before any thread starts: preexec_fn is only safe then
         for stage in self.stages:
-            env = dict(os.environ, MATCHSTREAM_STAGE=stage, PYTHONUNBUFFERED="1")
+            env = dict(os.environ, MATCHSTREAM_STAGE=stage, PYTHONUNBUFFERED="1",
+                       **{metrics_server.ENV: str(self.metrics_dir)})
             self.children[stage] = subprocess.Popen(
                 [sys.executable, "-m", "cli.main", "worker", "--stage", stage,
                  *self.faust_args],
@@ -91,6 +96,7 @@ class Supervisor:
             for stage, proc in self.children.items():
                 code = proc.poll()
                 if code is not None:
+                    metrics_server.stage_exited(self.metrics_dir, proc.pid)
                     if not self._stopping:
                         _say(f"worker: stage {stage} exited with {code}; stopping the "
                              "others\n".encode())
@@ -113,11 +119,17 @@ class Supervisor:
                 proc.wait()
 
 
-def run(stages: list[str] | None, faust_args: list[str]) -> int:
+def run(stages: list[str] | None, faust_args: list[str], run_dir: Path,
+        metrics_port: int) -> int:
     chosen = stages or list(STAGES)
-    supervisor = Supervisor(chosen, faust_args)
+    metrics_dir = metrics_server.prepare(run_dir / f"worker-{os.getpid()}-metrics")
+    supervisor = Supervisor(chosen, faust_args, metrics_dir)
     signal.signal(signal.SIGTERM, lambda *_: supervisor.stop())
     signal.signal(signal.SIGINT, lambda *_: supervisor.stop())
     _say(f"worker: starting stages {', '.join(chosen)}\n".encode())
     supervisor.start()
-    return supervisor.wait()
+    metrics_server.serve(metrics_dir, metrics_port, _say)  # a thread: after every fork
+    try:
+        return supervisor.wait()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 
 from infra import postgres, topics
@@ -49,16 +52,34 @@ class Platform:
         return self.settings.topic(name)
 
     # -- workers
-    def start_worker(self) -> subprocess.Popen:
+    def start_worker(self, *args: str) -> subprocess.Popen:
+        """`matchstream worker ARGS`, with its metrics on a port of its own."""
         index = len(self.workers)
         log = self.log_dir / f"{self.namespace}-worker{index}.log"
+        port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "worker"],
+            [sys.executable, "-m", "cli.main", "worker", "--metrics-port", str(port), *args],
             cwd=REPO_ROOT, env=self.env(), stdout=open(log, "ab"), stderr=subprocess.STDOUT,
             start_new_session=True)
         proc.log_path = log  # type: ignore[attr-defined]
+        proc.metrics_port = port  # type: ignore[attr-defined]
         self.workers.append(proc)
         return proc
+
+    def worker_metric(self, proc: subprocess.Popen, name: str, **labels: str) -> float | None:
+        """A sample of the worker's /metrics, or None if it has none such (or no answer)."""
+        try:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{proc.metrics_port}/metrics", timeout=5) as response:
+                body = response.read().decode()
+        except OSError:
+            return None
+        for family in text_string_to_metric_families(body):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v
+                                               for k, v in labels.items()):
+                    return sample.value
+        return None
 
     def wait_ready(self, proc: subprocess.Popen, timeout: float = 90) -> None:
         """Until the worker's log says Faust is ready (it has joined and recovered)."""
@@ -135,6 +156,12 @@ class Platform:
             self.kill_worker(proc, signal.SIGTERM)
         self.producer.flush(5)
         self.db.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str,

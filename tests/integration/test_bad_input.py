@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -20,6 +22,7 @@ import pytest
 from confluent_kafka import TopicPartition
 
 from engine.enums import Reject
+from infra.settings import REPO_ROOT
 from schemas.codec import DEAD_LETTER, ORDER_EVENT, DecodeError, encode
 from schemas.records import (AcceptedOrder, CancelRequest, Halt, NewOrderRequest,
                              OrderEvent, Trade)
@@ -517,26 +520,18 @@ def test_unprocessable_records_do_not_stall_any_agent(platform):
     now = int(time.time() * 1000)
 
     # internal topics: records that decode but that the ledger can never apply ...
-    ghost_trade = send_at(p, "trades", b"ACME", Trade(
-        trade_id="t-ghost", symbol="ACME", seq=1_000, price=10_000, quantity=1,
-        buy_order_id="ghost-buy", sell_order_id="ghost-sell", buyer="bob", seller="alice",
-        maker_order_id="ghost-sell", aggressor="BUY", ts=now))
     over_release = send_at(p, "order-events", b"bob", OrderEvent(
         order_id="rest", account="bob", symbol="ACME", status="CANCELLED", ts=now,
         reason="USER", remaining_quantity=1_000, seq=1_000))  # rest has only 3
     huge_halt = send_at(p, "halts", b"ACME", Halt(symbol="ACME", halted=True, ts=now,
                                                   until_ts=10**30))
-    flush(p, ghost_trade, over_release, huge_halt)
+    flush(p, over_release, huge_halt)
     # ... then good work for each of those agents
-    p.send("order-requests", b"alice", order("after-sell", "alice", "ACME", "SELL", 10, 10_000))
-    p.send("order-requests", b"carol", order("after-buy", "carol", "ACME", "BUY", 10, 10_000))
     p.send("order-requests", b"bob", CancelRequest(order_id="rest2", account="bob"))
     p.send("halts", b"HALTME", Halt(symbol="HALTME", halted=True, ts=now,
                                     until_ts=now + 3_600_000))
     p.flush()
     pending = {
-        "settle-trades (after a trade naming orders the ledger does not have)":
-            lambda: status_of(p, "after-buy") == "FILLED" == status_of(p, "after-sell"),
         "settle-order-events (after an event releasing more than the order holds)":
             lambda: status_of(p, "rest2") == "CANCELLED",
         "record-halts (after a halt ending past BIGINT)":
@@ -562,8 +557,8 @@ def test_unprocessable_records_do_not_stall_any_agent(platform):
     assert not stalled, f"agents stalled by one unprocessable record: {stalled}"
 
     # each unprocessable record is answered: a dead letter, or a typed rejection
-    feed.letter_for(ghost_trade)
     feed.letter_for(over_release)
+    feed.letter_for(huge_halt)
     feed.wait(lambda: any((d.topic, d.partition, d.offset) == (nul.topic, nul.partition,
                                                                 nul.offset) for d in feed.letters)
               or any(e.status == "REJECTED" and Reject(e.reason)
@@ -571,4 +566,45 @@ def test_unprocessable_records_do_not_stall_any_agent(platform):
               "a dead letter or a rejection for the order id with a NUL character")
     assert status_of(p, "rest") == "ACCEPTED"
     assert cash(p, "bob") == (10_000_000 - 27_000, 27_000)  # rest; rest2 released
+    assert_reconciled_besides(p)
+
+
+def test_a_trade_that_cannot_settle_stops_settlement_until_an_operator_skips_it(platform):
+    """A valid trade is never dead-lettered on settlement's own say: the ledger must never
+    silently diverge from the books. Settlement stops, says so in its log and metrics,
+    and goes on once an operator has chosen to skip the record."""
+    p = platform
+    p.symbol("ACME", reference_price=10_000)
+    p.account("alice", cash=0, ACME=100)
+    p.account("bob", cash=10_000_000)
+    worker = p.start_worker()
+    feed = Feed(p, [worker.log_path])
+    p.wait_ready(worker)
+    ghost = send_at(p, "trades", b"ACME", Trade(
+        trade_id="t-ghost", symbol="ACME", seq=1_000, price=10_000, quantity=1,
+        buy_order_id="ghost-buy", sell_order_id="ghost-sell", buyer="bob", seller="alice",
+        maker_order_id="ghost-sell", aggressor="BUY", ts=int(time.time() * 1000)))
+    flush(p, ghost)
+    blocked = {"stage": "settlement", "reason": "record_refused"}
+    wait_for(lambda: p.worker_metric(worker, "matchstream_stage_blocked", **blocked) == 1,
+             WAIT, "settlement reported blocked on the trade", feed.logs)
+    assert f"STOPPED on {ghost.topic}[{ghost.partition}]@{ghost.offset}".encode() in \
+        worker.log_path.read_bytes()
+
+    # the order path goes on; settlement does not (the matcher's fills are on the topic)
+    p.send("order-requests", b"alice", order("s1", "alice", "ACME", "SELL", 10, 10_000))
+    p.send("order-requests", b"bob", order("b1", "bob", "ACME", "BUY", 10, 10_000))
+    p.flush()
+    feed.status("b1", "FILLED")
+    assert status_of(p, "b1") == "ACCEPTED" and p.scalar("SELECT count(*) FROM trades") == 0
+    assert not any((d.topic, d.offset) == (ghost.topic, ghost.offset) for d in feed.letters)
+
+    subprocess.run([sys.executable, "-m", "cli.main", "skip", "trades", str(ghost.partition),
+                    str(ghost.offset), "--reason", "forged by a test"], env=p.env(),
+                   cwd=REPO_ROOT, check=True, capture_output=True)
+    wait_status(p, feed, "b1", "FILLED")
+    assert "skipped by an operator (forged by a test)" in feed.letter_for(ghost).error
+    wait_for(lambda: p.worker_metric(worker, "matchstream_stage_blocked", **blocked) == 0,
+             WAIT, "settlement no longer blocked", feed.logs)
+    assert cash(p, "bob") == (10_000_000 - 100_000, 0)
     assert_reconciled_besides(p, also=("trade t-ghost is in the topic but not settled",))

@@ -1,0 +1,96 @@
+"""Database work that waits out faults of the world: the retry policy of the ledger.
+
+`transaction` runs work in one transaction and, on a fault of the world
+(ledger/faults.py), rolls back, tells `waiting` why and retries with backoff, forever:
+a stage waits for its database rather than dropping or dead-lettering what it holds.
+Any other error is raised to the caller, whose error policy decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+from sqlalchemy import Engine, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ledger.faults import describe, world_fault
+
+R = TypeVar("R")
+
+FIRST_DELAY_S = 0.05
+MAX_DELAY_S = 5.0
+
+
+class Waiting(Protocol):
+    """Who hears that work is waiting on the world, and that it went through again."""
+
+    def blocked(self, reason: str, detail: str, retry_in: float) -> None: ...
+
+    def cleared(self) -> None: ...
+
+
+class Backoff:
+    def __init__(self, first: float = FIRST_DELAY_S, most: float = MAX_DELAY_S) -> None:
+        self.delay, self.most = first, most
+
+    def next(self) -> float:
+        delay = self.delay
+        self.delay = min(self.delay * 2, self.most)
+        return delay
+
+
+async def transaction(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[R]],
+                      waiting: Waiting) -> R:
+    """work(conn) in one transaction, retried while the world is at fault."""
+    backoff = Backoff()
+    while True:
+        try:
+            async with engine.begin() as conn:
+                result = await work(conn)
+        except Exception as exc:
+            reason = world_fault(exc)
+            if reason is None:
+                raise
+            delay = backoff.next()
+            waiting.blocked(reason, describe(exc), delay)
+            await asyncio.sleep(delay)
+            continue
+        waiting.cleared()
+        return result
+
+
+def call(engine: Engine, work: Callable, waiting: Waiting):
+    """work(conn) on a synchronous connection, retried while the world is at fault."""
+    backoff = Backoff()
+    while True:
+        try:
+            with engine.connect() as conn:
+                result = work(conn)
+        except Exception as exc:
+            reason = world_fault(exc)
+            if reason is None:
+                raise
+            delay = backoff.next()
+            waiting.blocked(reason, describe(exc), delay)
+            time.sleep(delay)
+            continue
+        waiting.cleared()
+        return result
+
+
+_PROBE = text(
+    "INSERT INTO stage_heartbeats (stage, beat_ms) VALUES (:stage, :ms) "
+    "ON CONFLICT (stage) DO UPDATE SET beat_ms = excluded.beat_ms")
+
+
+async def probe(conn: AsyncConnection, stage: str) -> str | None:
+    """A small write transaction on conn: None if the database takes writes, else why not."""
+    try:
+        async with conn.begin():
+            await conn.execute(_PROBE, {"stage": stage, "ms": int(time.time() * 1000)})
+    except Exception as exc:
+        return world_fault(exc) or "database"
+    return None

@@ -1,0 +1,80 @@
+"""Faults injected into the real services and processes of a test: the chaos tests' tools.
+
+PostgreSQL and Kafka are the session's own (infra/), shared by every test: each fault
+here restores the service before it returns, so the next test finds it as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+
+from infra import kafka_broker, postgres
+from infra.settings import DATABASE_USER, Settings
+
+
+def _admin(settings: Settings) -> psycopg.Connection:
+    return psycopg.connect(f"postgresql://{DATABASE_USER}@127.0.0.1:{settings.pg_port}/postgres",
+                           autocommit=True)
+
+
+def _set_read_only(settings: Settings, on: bool) -> None:
+    with _admin(settings) as conn:
+        conn.execute("SET default_transaction_read_only = off")  # this session may write
+        if on:
+            conn.execute("ALTER SYSTEM SET default_transaction_read_only = on")
+        else:
+            conn.execute("ALTER SYSTEM RESET default_transaction_read_only")
+        conn.execute("SELECT pg_reload_conf()")
+
+
+@contextlib.contextmanager
+def read_only_database(settings: Settings):
+    """Every new transaction of the cluster read-only, as after a failover to a standby."""
+    _set_read_only(settings, True)
+    try:
+        yield
+    finally:
+        _set_read_only(settings, False)
+
+
+def restart_postgres(settings: Settings, down_s: float = 0.0) -> None:
+    """A fast shutdown (open sessions are cut), `down_s` seconds down, then started again."""
+    postgres.stop(settings, say=lambda *_: None)
+    time.sleep(down_s)
+    postgres.start(settings, say=lambda *_: None)
+
+
+def restart_kafka(settings: Settings, down_s: float = 0.0) -> None:
+    """The broker stopped (SIGTERM: a controlled shutdown), `down_s` seconds down, started."""
+    kafka_broker.stop(settings, say=lambda *_: None)
+    time.sleep(down_s)
+    kafka_broker.start(settings, say=lambda *_: None)
+
+
+def stage_pid(worker: subprocess.Popen, stage: str) -> int:
+    """The pid of a worker's stage process (a child of its supervisor)."""
+    wanted = f"--stage\0{stage}\0".encode()
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+    for pid in map(int, children):
+        with contextlib.suppress(OSError):
+            if wanted in Path(f"/proc/{pid}/cmdline").read_bytes() + b"\0":
+                return pid
+    raise AssertionError(f"worker {worker.pid} has no {stage} stage (children {children})")
+
+
+@contextlib.contextmanager
+def stopped(pid: int):
+    """SIGSTOP the process (or, for a negative pid, the process group) until the block ends."""
+    kill = os.killpg if pid < 0 else os.kill
+    kill(abs(pid), signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        kill(abs(pid), signal.SIGCONT)
