@@ -31,13 +31,20 @@ class DecodeError:
     raw: bytes
 
 
+MAX_RECORD_BYTES = 64 * 1024  # a record of ours is well under 1 KiB
+
+
 class Codec:
-    def __init__(self, record_type: Any) -> None:
+    def __init__(self, record_type: Any, max_bytes: int = MAX_RECORD_BYTES) -> None:
         self._decoder = msgspec.json.Decoder(record_type)
+        self._max_bytes = max_bytes
 
     def decode(self, raw: bytes | None) -> Any | DecodeError:
         if raw is None:
             return DecodeError("empty record (no value)", b"")
+        if len(raw) > self._max_bytes:
+            return DecodeError(f"record of {len(raw):,} bytes, over the limit of "
+                               f"{self._max_bytes:,}", raw)
         try:
             return self._decoder.decode(raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -19,9 +19,10 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
-from confluent_kafka import TopicPartition
+from confluent_kafka import Producer, TopicPartition
 
 from engine.enums import Reject
+from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT
 from schemas.codec import DEAD_LETTER, ORDER_EVENT, DecodeError, encode
 from schemas.records import (AcceptedOrder, CancelRequest, Halt, NewOrderRequest,
@@ -608,3 +609,39 @@ def test_a_trade_that_cannot_settle_stops_settlement_until_an_operator_skips_it(
              WAIT, "settlement no longer blocked", feed.logs)
     assert cash(p, "bob") == (10_000_000 - 100_000, 0)
     assert_reconciled_besides(p, also=("trade t-ghost is in the topic but not settled",))
+
+
+# -- records too large to echo ---------------------------------------------------------
+
+def test_huge_records_become_bounded_dead_letters_on_every_topic(platform):
+    """~11 MB records, as binary garbage and as JSON with a huge field: a dead letter
+    holds a bounded prefix, the size and a hash, and every stage goes on."""
+    p = platform
+    p.symbol("ACME", reference_price=10_000)
+    p.account("alice", cash=0, ACME=100)
+    p.account("bob", cash=10_000_000)
+    worker = p.start_worker()
+    feed = Feed(p, [worker.log_path])
+    big = Producer(producer_config(p.settings, **{"message.max.bytes": 64 * 1024 * 1024}))
+    garbage = b"\x01" * (11 * 1024 * 1024)  # JSON escapes each as 6 bytes
+    huge_id = raw_order(order_id="x" * (11 * 1024 * 1024))
+    sent = []
+    for topic in ("order-requests", "orders", "trades", "order-events", "halts"):
+        for value in (garbage, huge_id):
+            sent.append(Sent(p.topic(topic)))
+
+            def delivered(err, msg, s=sent[-1]):
+                s.error = err
+                if err is None:
+                    s.partition, s.offset = msg.partition(), msg.offset()
+
+            big.produce(p.topic(topic), key=b"bob", value=value, on_delivery=delivered)
+    assert big.flush(60) == 0
+    for s in sent:
+        assert s.error is None, s.error
+        letter = feed.letter_for(s)
+        assert letter.size == 11 * 1024 * 1024 or letter.size == len(huge_id)
+        assert len(letter.value.encode()) <= 3 * 1024 and len(letter.error) <= 1100
+    trade_pair(p, feed, "after")
+    assert worker.poll() is None
+    assert_reconciled_besides(p)
