@@ -9,8 +9,8 @@ from schemas.records import CancelRequest, NewOrderRequest
 
 def order_flow(seed: int, count: int, accounts: list[str], symbols: dict[str, int],
                cancel_ratio: float = 0.15, market_ratio: float = 0.05):
-    """Yield (account, request) pairs: limits around each symbol's price, some market
-    orders and IOCs, and cancels of the account's own earlier orders."""
+    """Yield (account, request) pairs: limits around each symbol's price (GTC, some IOC and
+    FOK), some market orders, and cancels of the account's own earlier orders."""
     rng = random.Random(seed)
     sent: dict[str, list[str]] = {a: [] for a in accounts}
     for n in range(count):
@@ -32,6 +32,7 @@ def order_flow(seed: int, count: int, accounts: list[str], symbols: dict[str, in
             offset = rng.randint(-30, 10) if side == "BUY" else rng.randint(-10, 30)
             request = NewOrderRequest(order_id=order_id, account=account, symbol=symbol,
                                       side=side, quantity=rng.randint(1, 100),
-                                      price=mid + offset, tif=rng.choice(("GTC",) * 9 + ("IOC",)))
+                                      price=mid + offset,
+                                      tif=rng.choice(("GTC",) * 8 + ("IOC", "FOK")))
         sent[account].append(order_id)
         yield account, request

@@ -9,8 +9,10 @@ from confluent_kafka import Consumer, TopicPartition
 from engine.events import Trade
 from engine.enums import Side
 from engine.spec import SymbolSpec
+from ledger.specs import read_spec
 from schemas.codec import MATCHER_COMMAND, DecodeError
 from streams.matcher_state import MatcherState
+from tests.platform import wait_for
 
 
 def read_partitions(bootstrap: str, topic: str, timeout: float = 10.0) -> dict[int, list]:
@@ -59,3 +61,32 @@ def replay_orders(bootstrap: str, topic: str, specs: dict[str, SymbolSpec]):
             for order in symbol_state.book.orders(side):
                 resting[order[1]] = order[0]
     return trades, resting
+
+
+def specs_of(p, symbols) -> dict[str, SymbolSpec]:
+    """The symbols' specs from the platform's ledger."""
+    with p.db.connect() as conn:
+        return {s: read_spec(conn, s) for s in symbols}
+
+
+def assert_settled_equals_replay(p, symbols, timeout: float, logs: list) -> dict[str, Trade]:
+    """Until the settled trades and the ledger's open orders equal those of a fresh matcher
+    replaying the `orders` topic (invariant 8); returns the replay's trades."""
+    specs = specs_of(p, symbols)
+    replayed: dict[str, Trade] = {}
+
+    def equal() -> bool:
+        trades, resting = replay_orders(p.settings.kafka_bootstrap, p.topic("orders"), specs)
+        replayed.clear()
+        replayed.update(trades)
+        settled = {r[0]: tuple(r[1:]) for r in p.rows(
+            "SELECT trade_id, price, quantity, buy_order_id, sell_order_id FROM trades")}
+        open_orders = dict(p.rows(
+            "SELECT order_id, quantity - filled_quantity - cancelled_quantity FROM orders "
+            "WHERE status IN ('ACCEPTED', 'PARTIALLY_FILLED')"))
+        return settled == {t.trade_id: (t.price, t.quantity, t.buy_order_id, t.sell_order_id)
+                           for t in trades.values()} and open_orders == resting and trades
+
+    wait_for(equal, timeout, "settled trades and open orders equal to a replay of the orders "
+             "topic", logs, interval=2.0)
+    return dict(replayed)

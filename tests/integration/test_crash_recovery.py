@@ -9,18 +9,15 @@ nothing twice. After the flow drains:
 
 from __future__ import annotations
 
-import asyncio
 import random
 import signal
 import threading
 import time
 
-from ledger.specs import load_spec
-from ledger.db import make_async_engine
 from schemas.records import NewOrderRequest
 from tests.flow import order_flow
 from tests.platform import Platform, wait_for
-from tests.replay import replay_orders
+from tests.replay import assert_settled_equals_replay
 
 SYMBOLS = {"ACME": 10_000, "BOLT": 5_000, "CRUX": 2_000}
 ACCOUNTS = [f"acct{i:02d}" for i in range(16)]
@@ -52,36 +49,12 @@ def _produce(p: Platform, seed: int, count: int, rate: float) -> tuple[threading
     return thread, sent
 
 
-def _specs(p: Platform) -> dict:
-    async def load():
-        engine = make_async_engine(p.settings.database_url)
-        async with engine.connect() as conn:
-            specs = {s: await load_spec(conn, s) for s in SYMBOLS}
-        await engine.dispose()
-        return specs
-    return asyncio.run(load())
-
-
 def _assert_drained_and_consistent(p: Platform, sent: list, logs: list) -> None:
     new_ids = {r.order_id for r in sent if isinstance(r, NewOrderRequest)}
     wait_for(lambda: p.scalar("SELECT count(*) FROM orders") >= len(new_ids), 180,
              f"{len(new_ids)} order rows from the gate", logs)
     assert {r[0] for r in p.rows("SELECT order_id FROM orders")} == new_ids
-    specs = _specs(p)
-
-    def settled_equals_replay() -> bool:
-        trades, resting = replay_orders(p.settings.kafka_bootstrap, p.topic("orders"), specs)
-        settled = {r[0]: tuple(r[1:]) for r in p.rows(
-            "SELECT trade_id, price, quantity, buy_order_id, sell_order_id FROM trades")}
-        open_orders = dict(p.rows(
-            "SELECT order_id, quantity - filled_quantity - cancelled_quantity FROM orders "
-            "WHERE status IN ('ACCEPTED', 'PARTIALLY_FILLED')"))
-        replayed = {t.trade_id: (t.price, t.quantity, t.buy_order_id, t.sell_order_id)
-                    for t in trades.values()}
-        return settled == replayed and open_orders == resting and len(replayed) > 0
-
-    wait_for(settled_equals_replay, 180, "settled trades and open orders equal to a replay "
-             "of the orders topic", logs, interval=2.0)
+    assert_settled_equals_replay(p, list(SYMBOLS), 180, logs)
     p.assert_reconciled(wait=60)
 
 
