@@ -18,6 +18,7 @@ from engine.enums import Reject
 from ledger.positions import OPEN
 from ledger.tables import idempotency_keys, issued_orders, orders, symbols, trades
 from risk.rules import SymbolRules, check_new_order
+from schemas.codec import ORDER_REQUEST, encode
 from schemas.records import CancelRequest, Int64, NewOrderRequest
 
 STATUSES = ("ACCEPTED", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED")
@@ -42,7 +43,9 @@ async def place_order(request):
         name: Idempotency-Key
         required: false
         schema: {type: string, maxLength: 128}
-        description: a retry with the same key and body answers with the same order id
+        description: >-
+          a retry with the same key and body answers with the same order id (and produces
+          the stored request again: the gate places it once)
     requestBody:
       required: true
       content:
@@ -64,6 +67,10 @@ async def place_order(request):
       400: {description: malformed body or header}
       409: {description: idempotency key reused with another body}
       422: {description: "rejected (UNKNOWN_SYMBOL, BAD_QUANTITY, BAD_PRICE, OFF_TICK, DUPLICATE_ORDER_ID, ...)"}
+      503:
+        description: >-
+          Kafka did not confirm: the outcome is unknown and the message names the order id;
+          a retry with the same Idempotency-Key (or that order_id) and body is safe
     """
     account = await account_of(request)
     body = await json_body(request, OrderBody)
@@ -80,15 +87,24 @@ async def place_order(request):
         metrics.REJECTIONS.labels(reason.value).inc()
         raise rejected(reason)
     digest = hashlib.sha256(msgspec.json.encode(body)).hexdigest() if key is not None else ""
+    # short and committed before Kafka is asked: no transaction waits on the broker, and
+    # after a lost acknowledgement the retry finds the key and the id
     async with request.app.state.db.begin() as conn:
         first = await _claim_key(conn, account, key, order_id, digest) if key else None
-        replayed = first is not None
-        if replayed:  # a retry: the first request's transaction has committed
-            order_id = first
+        if first is not None:  # a retry with the key: the first request's row is committed
+            order_id, replayed = first, True
+            raw = await _stored_request(conn, account, first)
         else:
-            await _issue(conn, account, order_id, req, client_chosen=body.order_id is not None)
-            # the id (and key) are committed only once Kafka has the order
-            await request.app.state.order_producer.send(account, req)
+            raw = encode(req)
+            prior = await _issue(conn, account, req, raw, body.order_id is not None)
+            replayed = prior is not None
+            raw = prior or raw
+        if replayed:
+            raw = await _unless_recorded(conn, order_id, raw)
+    # a retry produces the stored request again, as the first copy may never have reached
+    # Kafka; the gate places an order id once
+    if raw is not None:
+        await _produce(request.app.state.order_producer, account, order_id, raw)
     metrics.ORDERS.labels("replayed" if replayed else "accepted").inc()
     return JSONResponse({"order_id": order_id, "status": "NEW", "replayed": replayed},
                         status_code=202, headers={"Location": f"/v1/orders/{order_id}"})
@@ -114,6 +130,18 @@ async def cancel_order(request):
     return JSONResponse({"order_id": order_id, "status": "CANCEL_REQUESTED"}, status_code=202)
 
 
+async def _produce(producer, account: str, order_id: str, raw: bytes) -> None:
+    try:
+        await producer.send(account, raw)
+    except ApiError as exc:
+        if exc.status != 503:
+            raise
+        raise ApiError(503, exc.code, (
+            f"{exc.message}; the outcome is unknown: order {order_id} may have been placed. "
+            "A retry with the same Idempotency-Key (or with this order_id) and the same body "
+            "is safe: it gets the same order id and places the order once")) from None
+
+
 async def _claim_key(conn, account: str, key: str, order_id: str, digest: str) -> str | None:
     """Store the idempotency key; if it was stored before, the first request's order id."""
     stored = (await conn.execute(
@@ -132,21 +160,49 @@ async def _claim_key(conn, account: str, key: str, order_id: str, digest: str) -
     return first.order_id
 
 
-async def _issue(conn, account: str, order_id: str, req: NewOrderRequest,
-                 client_chosen: bool) -> None:
-    """Record the id as this account's, so it can be cancelled before the gate records it.
-    An id in use already is rejected here as the gate would (DUPLICATE_ORDER_ID)."""
-    taken = client_chosen and (await conn.execute(
-        select(orders.c.order_id).where(orders.c.order_id == order_id))).first() is not None
-    if not taken:
-        taken = (await conn.execute(
-            insert(issued_orders).values(order_id=order_id, account_id=account,
-                                         request=msgspec.json.encode(req))
-            .on_conflict_do_nothing().returning(issued_orders.c.order_id))).first() is None
-    if taken:
-        metrics.ORDERS.labels("rejected").inc()
-        metrics.REJECTIONS.labels(Reject.DUPLICATE_ORDER_ID.value).inc()
-        raise rejected(Reject.DUPLICATE_ORDER_ID, "this order id is already in use")
+async def _stored_request(conn, account: str, order_id: str) -> bytes | None:
+    return (await conn.execute(select(issued_orders.c.request).where(
+        issued_orders.c.order_id == order_id,
+        issued_orders.c.account_id == account))).scalar_one_or_none()
+
+
+async def _unless_recorded(conn, order_id: str, raw: bytes | None) -> bytes | None:
+    """The stored request to produce again; None once the gate has recorded the id (Kafka
+    had a copy) or when none was kept (ids issued before migration 0005)."""
+    recorded = (await conn.execute(select(orders.c.order_id).where(
+        orders.c.order_id == order_id))).first()
+    return None if recorded is not None else raw
+
+
+async def _issue(conn, account: str, req: NewOrderRequest, raw: bytes,
+                 client_chosen: bool) -> bytes | None:
+    """Record the id as this account's with the request to produce, so it can be cancelled
+    and shown before the gate records it (None: newly issued). The same order (account and
+    content, whatever its ts) sent again with this id is a retry: its stored request.
+    An id in use otherwise is rejected here as the gate would (DUPLICATE_ORDER_ID)."""
+    issued = (await conn.execute(
+        insert(issued_orders).values(order_id=req.order_id, account_id=account, request=raw)
+        .on_conflict_do_nothing().returning(issued_orders.c.order_id))).first()
+    if issued is not None:
+        taken = client_chosen and (await conn.execute(select(orders.c.order_id).where(
+            orders.c.order_id == req.order_id))).first() is not None
+        if not taken:
+            return None
+    else:
+        prior = (await conn.execute(
+            select(issued_orders.c.account_id, issued_orders.c.request)
+            .where(issued_orders.c.order_id == req.order_id))).one()
+        if prior.account_id == account and _same_order(prior.request, req):
+            return prior.request
+    metrics.ORDERS.labels("rejected").inc()
+    metrics.REJECTIONS.labels(Reject.DUPLICATE_ORDER_ID.value).inc()
+    raise rejected(Reject.DUPLICATE_ORDER_ID, "this order id is already in use")
+
+
+def _same_order(stored: bytes | None, req: NewOrderRequest) -> bool:
+    """Whether the stored request asks for exactly `req`; ts is only its send time."""
+    prior = ORDER_REQUEST.decode(stored)
+    return isinstance(prior, NewOrderRequest) and msgspec.structs.replace(prior, ts=req.ts) == req
 
 
 # One statement, so one snapshot: an order the gate records meanwhile is seen either

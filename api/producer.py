@@ -29,7 +29,8 @@ class OrderProducer:
             self._producer.poll(0.1)
 
     async def send(self, account: str, record) -> None:
-        """Produce keyed by account; returns once the broker has it (or raises ApiError 503)."""
+        """Produce a record (or its encoded bytes) keyed by account; returns once the broker
+        has it, or raises ApiError 503 (after a delivery error the broker may still have it)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future = loop.create_future()
 
@@ -37,13 +38,18 @@ class OrderProducer:
             loop.call_soon_threadsafe(_settle, done, err)
 
         try:
-            self._producer.produce(self.topic, key=account.encode(), value=encode(record),
+            value = record if isinstance(record, bytes) else encode(record)
+            self._producer.produce(self.topic, key=account.encode(), value=value,
                                    on_delivery=delivered)
         except (BufferError, KafkaException) as exc:
             raise ApiError(503, "KAFKA_UNAVAILABLE", f"could not queue the request: {exc}") from None
-        err = await asyncio.wait_for(done, DELIVERY_TIMEOUT_S + 5)
+        try:
+            err = await asyncio.wait_for(done, DELIVERY_TIMEOUT_S + 5)
+        except TimeoutError:
+            err = "no delivery report in time"
         if err is not None:
-            raise ApiError(503, "KAFKA_UNAVAILABLE", f"the broker did not take the request: {err}")
+            raise ApiError(503, "KAFKA_UNAVAILABLE",
+                           f"the broker did not confirm the request: {err}")
 
     def close(self) -> None:
         self._producer.flush(10)

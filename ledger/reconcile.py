@@ -1,7 +1,8 @@
 """The invariants of DESIGN.md checked on a running system, one result per invariant.
 
 Database checks run in one REPEATABLE READ transaction so they see one consistent
-state; the trades topic is read from its start to its current end.
+state; the trades topic is read from the oldest record it still holds (retention deletes
+older ones) to its current end.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from sqlalchemy import Engine, text
 
+from infra.kafka_client import partition_for
 from ledger.positions import order_status
 from schemas.codec import TRADE, DecodeError
+from schemas.records import Trade
 
 
 @dataclass
@@ -114,19 +117,44 @@ def _fills(q) -> Check:
                   f"{len(rows)} orders agree with their trades")
 
 
-def read_topic_trades(bootstrap: str, topic: str, timeout: float = 30.0) -> tuple[dict, list]:
-    """Every trade in the topic by id, and the problems found (conflicting duplicates)."""
+@dataclass
+class TopicTrades:
+    trades: dict[str, Trade]  # by trade id
+    lows: dict[int, int]  # low watermark by partition: > 0 once older records were deleted
+    problems: list[str]
+    first_seq: dict[str, int] = field(init=False)  # the oldest seq left, by symbol
+
+    def __post_init__(self) -> None:
+        self.first_seq = {}
+        for t in self.trades.values():
+            self.first_seq[t.symbol] = min(t.seq, self.first_seq.get(t.symbol, t.seq))
+
+    def before_retention(self, symbol: str, seq: int) -> bool:
+        """Whether a trade of `symbol` would be older than what the topic still holds: its
+        partition lost records and the symbol's oldest trade left there is later (or none
+        is left). Within a symbol, seq grows with the offset; keys are symbols (murmur2)."""
+        if self.lows.get(partition_for(symbol.encode(), len(self.lows)), 0) == 0:
+            return False
+        first = self.first_seq.get(symbol)
+        return first is None or seq < first
+
+
+def read_topic_trades(bootstrap: str, topic: str, timeout: float = 30.0) -> TopicTrades:
+    """Every trade the topic still holds, by id, and the problems found (conflicting
+    duplicates)."""
+    # earliest: records that retention deletes while this reads are skipped, not waited for
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reconcile-{uuid.uuid4()}",
-                         "enable.auto.commit": False, "isolation.level": "read_committed"})
+                         "enable.auto.commit": False, "isolation.level": "read_committed",
+                         "auto.offset.reset": "earliest"})
     try:
         meta = consumer.list_topics(topic, timeout=timeout).topics[topic]
-        ends = {}
+        lows, ends = {}, {}
         for p in meta.partitions:
-            low, high = _watermarks(consumer, TopicPartition(topic, p), timeout)
-            if high > low:
+            lows[p], high = _watermarks(consumer, TopicPartition(topic, p), timeout)
+            if high > lows[p]:
                 ends[p] = high
-        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
-        trades: dict[str, object] = {}
+        consumer.assign([TopicPartition(topic, p, lows[p]) for p in ends])
+        trades: dict[str, Trade] = {}
         problems: list[str] = []
         done: set[int] = set()
         while len(done) < len(ends):
@@ -145,7 +173,9 @@ def read_topic_trades(bootstrap: str, topic: str, timeout: float = 30.0) -> tupl
                 trades[record.trade_id] = record
             if msg.offset() + 1 >= ends[msg.partition()]:
                 done.add(msg.partition())
-        return trades, problems
+        # again: what retention deleted during the read counts as deleted
+        lows = {p: _watermarks(consumer, TopicPartition(topic, p), timeout)[0] for p in lows}
+        return TopicTrades(trades, lows, problems)
     finally:
         consumer.close()
 
@@ -167,7 +197,10 @@ def _watermarks(consumer: Consumer, tp: TopicPartition, timeout: float) -> tuple
 
 
 def trades_settled_once(engine: Engine, bootstrap: str, topic: str) -> Check:
-    trades, problems = read_topic_trades(bootstrap, topic)
+    """Both ways: every trade in the topic settled as it is there, and every settled trade
+    in the topic, unless retention has deleted it since."""
+    held = read_topic_trades(bootstrap, topic)
+    trades, problems = held.trades, held.problems
     with engine.connect() as conn:
         rows = {r[0]: r for r in conn.execute(text(
             "SELECT trade_id, symbol, seq, price, quantity, buy_order_id, sell_order_id, "
@@ -179,9 +212,18 @@ def trades_settled_once(engine: Engine, bootstrap: str, topic: str) -> Check:
         elif tuple(row[1:]) != (t.symbol, t.seq, t.price, t.quantity, t.buy_order_id,
                                 t.sell_order_id, t.buyer, t.seller):
             problems.append(f"trade {trade_id} settled with other content than the topic's")
-    problems += [f"trade {i} is settled but not in the topic" for i in rows if i not in trades]
-    return _check("every trade in the topic settled exactly once", problems,
-                  f"{len(trades)} trades in the topic, {len(rows)} settled, one row each")
+    older = 0
+    for trade_id, row in rows.items():
+        if trade_id in trades:
+            continue
+        if held.before_retention(row.symbol, row.seq):
+            older += 1
+        else:
+            problems.append(f"trade {trade_id} is settled but not in the topic")
+    detail = f"{len(trades)} trades in the topic, {len(rows)} settled, one row each"
+    if older:
+        detail += f"; {older} settled before the topic's retention"
+    return _check("every trade in the topic settled exactly once", problems, detail)
 
 
 def reconcile(engine: Engine, bootstrap: str, trades_topic: str) -> list[Check]:

@@ -69,6 +69,10 @@ def test_cancel_before_the_gate_records_the_order(platform, api):  # noqa: F811
     # once recorded and cancelled, a second cancel is a conflict; still 404 for bob
     assert error_code(api.delete(f"/v1/orders/{pending[0]}", headers=alice)) == "ORDER_NOT_OPEN"
     assert error_code(api.delete(f"/v1/orders/{pending[0]}", headers=bob)) == "NOT_FOUND"
-    recorded = api.post("/v1/orders", json={**BUY, "order_id": pending[0]}, headers=alice)
+    # its id again: the same order is a retry (nothing new placed), another one a duplicate
+    again = api.post("/v1/orders", json={**BUY, "order_id": pending[0]}, headers=alice)
+    assert again.status_code == 202 and again.json()["replayed"] is True, again.text
+    recorded = api.post("/v1/orders", json={**BUY, "order_id": pending[0], "quantity": 11},
+                        headers=alice)
     assert (recorded.status_code, error_code(recorded)) == (422, "DUPLICATE_ORDER_ID")
     p.assert_reconciled()

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from confluent_kafka import TopicPartition
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from schemas.records import Trade
+from infra import topics
+from infra.kafka_client import partition_for
+from schemas.records import NewOrderRequest, Trade
+from tests.platform import wait_for
+
+SETTLED_ONCE = "every trade in the topic settled exactly once"
 
 
 def failed(platform) -> dict[str, str]:
@@ -58,3 +64,78 @@ def test_the_ledger_refuses_negative_balances(platform):
                 "UPDATE holdings SET quantity = -1", "UPDATE holdings SET reserved_quantity = -1"):
         with pytest.raises(IntegrityError, match="not_negative"):
             execute(platform, sql)
+
+
+def order(order_id: str, account: str, symbol: str, side: str, quantity: int) -> NewOrderRequest:
+    return NewOrderRequest(order_id=order_id, account=account, symbol=symbol, side=side,
+                           quantity=quantity, price=10_000)
+
+
+def trade_ends(p) -> dict[int, int]:
+    """High watermark of each partition of the trades topic."""
+    consumer = p.consumer("trades")
+    try:
+        return {n: consumer.get_watermark_offsets(TopicPartition(p.topic("trades"), n),
+                                                  timeout=30)[1]
+                for n in range(topics.BY_NAME["trades"].partitions)}
+    finally:
+        consumer.close()
+
+
+def test_trades_older_than_the_topic_are_not_problems(platform):
+    """Retention deletes the trades topic's older records: settled trades before what the
+    topic still holds are no problem, every trade still in it is checked both ways."""
+    p = platform
+    # ACME and BOLT trade on partitions 1 and 2; FLUX would be on 0, which keeps its records
+    assert [partition_for(s, 4) for s in (b"ACME", b"BOLT", b"FLUX")] == [1, 2, 0]
+    for symbol in ("ACME", "BOLT", "FLUX"):
+        p.symbol(symbol)
+    p.account("alice", ACME=100, BOLT=100)
+    p.account("bob", cash=10_000_000)
+    worker = p.start_worker()
+
+    def trade(*requests, settled: int) -> None:
+        for request in requests:
+            p.send("order-requests", request.account, request)
+        p.flush()
+        wait_for(lambda: p.scalar("SELECT count(*) FROM trades") == settled, 120,
+                 f"{settled} trades settled", [worker.log_path])
+
+    for symbol in ("ACME", "BOLT"):
+        p.send("order-requests", "alice", order(f"{symbol}-s", "alice", symbol, "SELL", 20))
+    p.flush()
+    wait_for(lambda: p.scalar("SELECT count(*) FROM orders") == 2, 120, "the sells accepted",
+             [worker.log_path])
+    trade(*(order(f"{s}-b{n}", "bob", s, "BUY", 3) for s in ("ACME", "BOLT") for n in (1, 2)),
+          settled=4)
+    p.assert_reconciled()
+    old = trade_ends(p)
+    trade(order("ACME-b3", "bob", "ACME", "BUY", 3), order("ACME-b4", "bob", "ACME", "BUY", 3),
+          settled=6)
+    p.assert_reconciled()
+
+    # retention: every record older than the last two trades is deleted
+    admin = topics.admin(p.settings)
+    deleted = admin.delete_records(
+        [TopicPartition(p.topic("trades"), n, end) for n, end in old.items() if end > 0])
+    lows = {tp.partition: f.result(30).low_watermark for tp, f in deleted.items()}
+    assert lows == {n: end for n, end in old.items() if end > 0} and set(lows) == {1, 2}
+    checks = {c.name: c for c in p.reconcile()}
+    assert [name for name, c in checks.items() if not c.ok] == []
+    assert checks[SETTLED_ONCE].detail == (
+        "2 trades in the topic, 6 settled, one row each; "
+        "4 settled before the topic's retention")
+
+    # a trade still in the topic and not settled is still caught
+    newest = p.scalar("SELECT trade_id FROM trades WHERE symbol = 'ACME' ORDER BY seq DESC")
+    execute(p, f"DELETE FROM trades WHERE trade_id = '{newest}'")
+    assert failed(p)[SETTLED_ONCE] == f"trade {newest} is in the topic but not settled"
+    # so is a settled trade after what the topic holds, or of a partition that lost nothing
+    execute(p, "INSERT INTO trades (trade_id, symbol, seq, price, quantity, buy_order_id, "
+               "sell_order_id, buyer, seller, aggressor, executed_ms) VALUES "
+               "('ACME-x', 'ACME', 1000, 10000, 1, 'x-b', 'x-s', 'bob', 'alice', 'BUY', 1), "
+               "('FLUX-1', 'FLUX', 1, 10000, 1, 'y-b', 'y-s', 'bob', 'alice', 'BUY', 1)")
+    problems = next(c.problems for c in p.reconcile() if c.name == SETTLED_ONCE)
+    assert sorted(problems) == [f"trade {newest} is in the topic but not settled",
+                                "trade ACME-x is settled but not in the topic",
+                                "trade FLUX-1 is settled but not in the topic"]
