@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,4 +13,6 @@ from ledger.db import make_async_engine
 
 @cache
 def engine() -> AsyncEngine:
-    return make_async_engine(load().database_url)
+    # pg_stat_activity shows which stage process holds or waits for what
+    name = f"matchstream-{os.environ.get('MATCHSTREAM_STAGE', 'worker')} {os.getpid()}"
+    return make_async_engine(load().database_url, application_name=name)

@@ -5,14 +5,17 @@ namespace; the session's PostgreSQL and Kafka are restored by each fault before 
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import time
 
 import pytest
+from sqlalchemy import text
 
-from tests.chaos.harness import Chaos
-from tests.faults import read_only_database, restart_kafka, restart_postgres, stage_pid, stopped
+from tests.chaos.harness import ACCOUNTS, Chaos
+from tests.faults import read_only_database, restart_kafka, restart_postgres, stopped
+from tests.platform import wait_for
 
 LOAD_S = 30
 SESSION_TIMEOUT_S = 10  # the stages' consumers (streams/direct.py, streams/matcher.py)
@@ -76,16 +79,34 @@ def test_kafka_broker_restarted(platform):
 
 
 def test_two_gates_on_the_same_partitions(platform):
-    """A second gate process shares order-requests; one of them is frozen past the session
-    timeout and thawed, so the two handle some requests at once."""
-    chaos = Chaos(platform, "two gate processes, one frozen and thawed", seed=606)
+    """A second gate process shares order-requests. One gate is held inside its transaction
+    (a row lock taken by someone else), frozen there past the session timeout, and thawed
+    once the other gate has taken its partitions over and waits on its locks: for a moment
+    two gates handle the same requests at once."""
+    chaos = Chaos(platform, "two gate processes, one frozen inside its transaction", seed=606)
     worker = chaos.start_worker()
     gate = chaos.start_worker("--stage", "gate")
     platform.wait_ready(worker)
     platform.wait_ready(gate)
 
     def fault() -> None:
-        with stopped(stage_pid(worker, "gate")):
+        with platform.db.connect() as conn, conn.begin():
+            conn.execute(text("SELECT 1 FROM accounts WHERE account_id = :a FOR UPDATE"),
+                         {"a": ACCOUNTS[0]})
+            pid = wait_for(lambda: _gate_waiting_on_a_lock(platform), 60,
+                           "a gate waiting on the held account", chaos.logs())
+            os.kill(pid, signal.SIGSTOP)
+        try:  # the lock is released: the frozen gate now holds its own
             time.sleep(SESSION_TIMEOUT_S + 8)
+        finally:
+            os.kill(pid, signal.SIGCONT)
 
     chaos.run(LOAD_S, fault)
+
+
+def _gate_waiting_on_a_lock(p) -> int | None:
+    """The pid of a gate process whose transaction waits for a row lock (its connections
+    are named `matchstream-gate PID`)."""
+    name = p.scalar("SELECT application_name FROM pg_stat_activity WHERE wait_event_type = "
+                    "'Lock' AND application_name LIKE 'matchstream-gate %' LIMIT 1")
+    return int(name.split()[1]) if name else None
