@@ -121,7 +121,7 @@ class Matcher:
                 problem = DecodeError(f"unknown symbol {record.symbol!r}", value)
             else:
                 try:
-                    events = self.state.apply(symbol_state, record, offset)
+                    events = self.state.apply(symbol_state, record, partition, offset)
                 except ValueError as exc:
                     problem = DecodeError(f"not a valid command: {exc}", value)
                 else:

@@ -1,10 +1,14 @@
 """The matcher's books for the symbols one worker owns, with what each has applied.
 
 Recovery story (at-least-once delivery, exactly-once effect):
-- Each symbol's book is snapshotted, with the `orders` offset it has applied and the
-  highest order-requests offset seen from each gate partition, into a changelog-backed
-  table. The agent acknowledges input only once a snapshot covering it is written, so
-  the committed offset never passes an unsnapshotted command.
+- Each symbol's book is snapshotted, with the last offset it has applied from each
+  `orders` partition and the highest order-requests offset seen from each gate
+  partition, into a changelog-backed table. The agent acknowledges input only once a
+  snapshot covering it is written, so the committed offset never passes an
+  unsnapshotted command.
+- Offsets are kept per partition because a symbol's commands need not all come from
+  one partition: a producer may put one on another partition, and adding partitions to
+  `orders` moves where its key lands. Offsets of different partitions never compare.
 - After a restart or rebalance the book is restored from its snapshot and the input
   is replayed from the committed offset: commands the snapshot already holds are
   skipped by offset, and a command the gate sent twice (a gate replay) is skipped by
@@ -30,8 +34,8 @@ from schemas.records import AcceptedCancel, AcceptedOrder
 @dataclass(slots=True)
 class SymbolState:
     book: Book
-    partition: int
-    applied_offset: int = -1  # last `orders` offset applied to this book
+    partition: int  # the `orders` partition whose book-snapshots partition holds the book
+    applied: dict[int, int] = field(default_factory=dict)  # `orders` partition -> offset
     gate_marks: dict[int, int] = field(default_factory=dict)  # gate partition -> offset
     dirty: bool = False
 
@@ -68,9 +72,12 @@ class MatcherState:
 
     def restore(self, symbol: str, blob: bytes, partition: int) -> SymbolState:
         data = msgspec.json.decode(zlib.decompress(blob))
+        if "applied" in data:
+            applied = {int(p): offset for p, offset in data["applied"].items()}
+        else:  # one offset per book: that of the book's own partition
+            applied = {partition: data["applied_offset"]}
         state = SymbolState(snapshot.from_dict(data["book"], emit_levels=True), partition,
-                            data["applied_offset"],
-                            {int(k): v for k, v in data["gate_marks"].items()})
+                            applied, {int(k): v for k, v in data["gate_marks"].items()})
         self.symbols[symbol] = state
         return state
 
@@ -80,20 +87,22 @@ class MatcherState:
         return state
 
     def apply(self, state: SymbolState, record: AcceptedOrder | AcceptedCancel,
-              offset: int) -> list | None:
-        """Events of one command, or None when the book has already applied it.
+              partition: int, offset: int) -> list | None:
+        """Events of the command at `orders` partition/offset, or None when the book has
+        already applied it.
 
         Raises ValueError for a record the engine cannot express (e.g. an unknown side).
         """
-        if offset <= state.applied_offset:
+        if offset <= state.applied.get(partition, -1):
             return None
         command = to_command(record)
-        state.applied_offset = offset
+        state.applied[partition] = offset
         state.dirty = True
-        mark = state.gate_marks.get(record.source_partition, -1)
-        if record.source_partition >= 0 and record.source_offset <= mark:
-            return None  # the gate sent this request twice
-        state.gate_marks[record.source_partition] = record.source_offset
+        source = record.source_partition
+        if source >= 0:  # -1: not from the gate
+            if record.source_offset <= state.gate_marks.get(source, -1):
+                return None  # the gate sent this request twice
+            state.gate_marks[source] = record.source_offset
         return state.book.apply(command)
 
     def take_dirty_snapshots(self) -> list[tuple[str, int, bytes]]:
@@ -102,8 +111,10 @@ class MatcherState:
         for symbol, state in self.symbols.items():
             if state.dirty:
                 state.dirty = False
-                data = {"book": snapshot.to_dict(state.book), "applied_offset": state.applied_offset,
-                        "gate_marks": state.gate_marks}
+                data = {"book": snapshot.to_dict(state.book), "applied": state.applied,
+                        "gate_marks": state.gate_marks,
+                        # what a matcher keeping one offset per book reads
+                        "applied_offset": state.applied.get(state.partition, -1)}
                 out.append((symbol, state.partition,
                             zlib.compress(msgspec.json.encode(data), 1)))
         return out
@@ -112,3 +123,4 @@ class MatcherState:
         """Drop books whose partition moved to another worker: it will restore them."""
         for symbol in [s for s, st in self.symbols.items() if st.partition in partitions]:
             del self.symbols[symbol]
+
