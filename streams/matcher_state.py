@@ -14,6 +14,10 @@ Recovery story (at-least-once delivery, exactly-once effect):
   skipped by offset, and a command the gate sent twice (a gate replay) is skipped by
   its source offset. Replayed commands produce the same events with the same ids and
   sequence numbers, which downstream consumers treat idempotently.
+- A command that raises inside the engine may have changed the book half way. The book
+  is then rebuilt from its last snapshot (or from its spec) and the commands applied
+  since, which are kept for that until the next snapshot; the failed command is left
+  out, so the book is exactly what it was before it, and the caller dead-letters it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ from engine.spec import SymbolSpec
 from schemas.records import AcceptedCancel, AcceptedOrder
 
 
+class RebuildError(RuntimeError):
+    """A book could not be put back after a failed command: its state is lost."""
+
+
 @dataclass(slots=True)
 class SymbolState:
     book: Book
@@ -38,6 +46,8 @@ class SymbolState:
     applied: dict[int, int] = field(default_factory=dict)  # `orders` partition -> offset
     gate_marks: dict[int, int] = field(default_factory=dict)  # gate partition -> offset
     dirty: bool = False
+    base: bytes | None = None  # the last snapshot written or restored; None: a fresh book
+    since: list = field(default_factory=list)  # engine commands the book applied since
 
 
 # enum members by value: a dict lookup costs a fraction of calling the enum class
@@ -77,7 +87,8 @@ class MatcherState:
         else:  # one offset per book: that of the book's own partition
             applied = {partition: data["applied_offset"]}
         state = SymbolState(snapshot.from_dict(data["book"], emit_levels=True), partition,
-                            applied, {int(k): v for k, v in data["gate_marks"].items()})
+                            applied, {int(k): v for k, v in data["gate_marks"].items()},
+                            base=blob)
         self.symbols[symbol] = state
         return state
 
@@ -91,7 +102,10 @@ class MatcherState:
         """Events of the command at `orders` partition/offset, or None when the book has
         already applied it.
 
-        Raises ValueError for a record the engine cannot express (e.g. an unknown side).
+        Raises ValueError for a record the engine cannot express (e.g. an unknown side),
+        changing nothing. Any exception from the engine is raised again once the book is
+        back to what it was before the command; the command counts as applied (a replay
+        skips it). RebuildError when the book cannot be put back.
         """
         if offset <= state.applied.get(partition, -1):
             return None
@@ -103,7 +117,13 @@ class MatcherState:
             if record.source_offset <= state.gate_marks.get(source, -1):
                 return None  # the gate sent this request twice
             state.gate_marks[source] = record.source_offset
-        return state.book.apply(command)
+        try:
+            events = state.book.apply(command)
+        except Exception:
+            state.book = _rebuilt(state)
+            raise
+        state.since.append(command)
+        return events
 
     def take_dirty_snapshots(self) -> list[tuple[str, int, bytes]]:
         """(symbol, partition, snapshot) of every book changed since the last call."""
@@ -115,8 +135,9 @@ class MatcherState:
                         "gate_marks": state.gate_marks,
                         # what a matcher keeping one offset per book reads
                         "applied_offset": state.applied.get(state.partition, -1)}
-                out.append((symbol, state.partition,
-                            zlib.compress(msgspec.json.encode(data), 1)))
+                blob = zlib.compress(msgspec.json.encode(data), 1)
+                state.base, state.since = blob, []
+                out.append((symbol, state.partition, blob))
         return out
 
     def forget_partitions(self, partitions: set[int]) -> None:
@@ -124,3 +145,18 @@ class MatcherState:
         for symbol in [s for s, st in self.symbols.items() if st.partition in partitions]:
             del self.symbols[symbol]
 
+
+def _rebuilt(state: SymbolState) -> Book:
+    """The book from its last snapshot and the commands applied since (their events were
+    returned when they were applied; the same ones again are dropped)."""
+    try:
+        if state.base is None:
+            book = Book(state.book.spec, emit_levels=True)
+        else:
+            data = msgspec.json.decode(zlib.decompress(state.base))
+            book = snapshot.from_dict(data["book"], emit_levels=True)
+        for command in state.since:
+            book.apply(command)
+    except Exception as exc:
+        raise RebuildError(f"book {state.book.symbol} could not be rebuilt: {exc}") from exc
+    return book

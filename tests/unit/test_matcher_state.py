@@ -1,17 +1,19 @@
 """The matcher's per-symbol state (streams/matcher_state.py): what it has applied from
-each `orders` partition."""
+each `orders` partition, and a command that raises inside the engine."""
 
 from __future__ import annotations
 
 import zlib
 
 import msgspec
+import pytest
 
 from engine import snapshot
+from engine.breaker import Breaker
 from engine.events import Trade
 from engine.spec import SymbolSpec
-from schemas.records import AcceptedOrder
-from streams.matcher_state import MatcherState
+from schemas.records import AcceptedCancel, AcceptedOrder
+from streams.matcher_state import MatcherState, to_command
 
 SPEC = SymbolSpec("ACME", reference_price=10_000)
 T0 = 1_700_000_000_000
@@ -80,3 +82,79 @@ def test_an_old_snapshot_applied_offset_is_its_own_partitions():
     assert state.apply(acme, new("s1", "SELL", 1, 10_000), 1, 9) is None
     assert state.apply(acme, new("s1", "SELL", 1, 10_000), 1, 10)
     assert state.apply(acme, new("s2", "SELL", 1, 10_000), 0, 0)
+
+
+# -- a command that raises inside the engine --------------------------------------------
+
+class Poison(RuntimeError):
+    pass
+
+
+def poison_second_level(monkeypatch):
+    """The breaker raises on the second price level an order trades through: by then the
+    first level has traded (orders, counters, events): a half-applied command."""
+    real = Breaker.record
+    calls = []
+
+    def record(self, ts, price):
+        calls.append(price)
+        if len(calls) == 2:
+            raise Poison("the engine broke half way")
+        real(self, ts, price)
+
+    monkeypatch.setattr(Breaker, "record", record)
+
+
+def feed(state, acme, partition=0, start=0, tag=""):
+    """Three ask levels, a trade, a cancel: the book has counters, breaker history, levels."""
+    records = [new(f"{tag}s1", "SELL", 5, 10_000), new(f"{tag}s2", "SELL", 5, 10_050),
+               new(f"{tag}s3", "SELL", 5, 10_100),
+               new(f"{tag}b1", "BUY", 2, 10_000, account="bob"),
+               new(f"{tag}s4", "SELL", 1, 10_200),
+               AcceptedCancel(order_id=f"{tag}s4", account="alice", symbol="ACME", ts=T0)]
+    for offset, record in enumerate(records, start):
+        state.apply(acme, record, partition, offset)
+
+
+@pytest.mark.parametrize("checkpointed", [False, True], ids=["fresh book", "after snapshot"])
+def test_a_command_that_raises_leaves_the_book_exactly_as_before(monkeypatch, checkpointed):
+    state = MatcherState()
+    acme = state.create(SPEC, 0)
+    feed(state, acme)
+    if checkpointed:
+        state.take_dirty_snapshots()
+        feed(state, acme, partition=3, tag="x")  # more since the snapshot
+    before = snapshot.to_dict(acme.book)
+    reference = snapshot.from_dict(before, emit_levels=True)
+
+    poison_second_level(monkeypatch)
+    sweep = new("sweep", "BUY", 12, 10_100, account="carol", source=(1, 99))
+    with pytest.raises(Poison):
+        state.apply(acme, sweep, 0, 50)
+    monkeypatch.undo()
+
+    assert snapshot.to_dict(acme.book) == before
+    assert acme.applied[0] == 50 and acme.dirty
+    assert state.apply(acme, sweep, 0, 50) is None  # a replay of it is skipped
+    # and the book goes on as if the command had never come
+    good = new("b2", "BUY", 4, 10_050, account="dave")
+    assert state.apply(acme, good, 0, 51) == reference.apply(to_command(good))
+    assert snapshot.to_dict(acme.book) == snapshot.to_dict(reference)
+
+
+def test_a_second_poison_rebuilds_past_the_first(monkeypatch):
+    state = MatcherState()
+    acme = state.create(SPEC, 0)
+    feed(state, acme)
+    poison_second_level(monkeypatch)
+    with pytest.raises(Poison):
+        state.apply(acme, new("p1", "BUY", 12, 10_100, account="carol"), 0, 50)
+    monkeypatch.undo()
+    state.apply(acme, new("b2", "BUY", 1, 10_050, account="dave"), 0, 51)
+    before = snapshot.to_dict(acme.book)
+    poison_second_level(monkeypatch)
+    with pytest.raises(Poison):
+        state.apply(acme, new("p2", "BUY", 12, 10_100, account="carol"), 0, 52)
+    monkeypatch.undo()
+    assert snapshot.to_dict(acme.book) == before
+    assert acme.applied == {0: 52}
