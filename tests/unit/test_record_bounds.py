@@ -51,8 +51,9 @@ def test_the_bounds_keep_clear_of_the_engine_sentinel_and_bigint():
 
 
 def order(**change) -> AcceptedOrder:
-    fields = dict(order_id="o", account="a", symbol="ACME", side="BUY", order_type="LIMIT",
-                  tif="GTC", quantity=1, price=10_000, ts=1_700_000_000_000)
+    fields = {"order_id": "o", "account": "a", "symbol": "ACME", "side": "BUY",
+              "order_type": "LIMIT", "tif": "GTC", "quantity": 1, "price": 10_000,
+              "ts": 1_700_000_000_000}
     fields.update(change)
     return AcceptedOrder(**fields)
 
@@ -76,22 +77,23 @@ def test_the_bounds_themselves_decode():
     assert isinstance(MATCHER_COMMAND.decode(encode(cancel)), DecodeError)
 
 
+TRADE_TAIL = (b'"quantity":1,"buy_order_id":"b","sell_order_id":"s","buyer":"x",'
+              b'"seller":"y","maker_order_id":"s","aggressor":"BUY","ts":1}')
+
+
 @pytest.mark.parametrize("codec, raw", [
-    (TRADE, b'{"trade_id":"t","symbol":"S","seq":1,"price":4611686018427387904,"quantity":1,'
-            b'"buy_order_id":"b","sell_order_id":"s","buyer":"x","seller":"y",'
-            b'"maker_order_id":"s","aggressor":"BUY","ts":1}'),
-    (TRADE, b'{"trade_id":"t","symbol":"S","seq":-1,"price":1,"quantity":1,'
-            b'"buy_order_id":"b","sell_order_id":"s","buyer":"x","seller":"y",'
-            b'"maker_order_id":"s","aggressor":"BUY","ts":1}'),
-    (ORDER_EVENT, b'{"order_id":"o","account":"a","symbol":"S","status":"CANCELLED","ts":1,'
-                  b'"remaining_quantity":-3,"seq":1}'),
+    (TRADE, b'{"trade_id":"t","symbol":"S","seq":1,"price":4611686018427387904,' + TRADE_TAIL),
+    (TRADE, b'{"trade_id":"t","symbol":"S","seq":-1,"price":1,' + TRADE_TAIL),
+    (ORDER_EVENT, (b'{"order_id":"o","account":"a","symbol":"S","status":"CANCELLED","ts":1,'
+                   b'"remaining_quantity":-3,"seq":1}')),
     (HALT, b'{"symbol":"S","halted":true,"ts":1,"until_ts":4611686018427387904}'),
     (DEAD_LETTER, b'{"topic":"t","partition":-2,"offset":0,"error":"e","key":null,"value":""}'),
-    (Codec(records.Quote), b'{"symbol":"S","seq":1,"ts":1,"bid":0,"bid_size":0,"ask":null,'
-                           b'"ask_size":0}'),
+    (Codec(records.Quote), (b'{"symbol":"S","seq":1,"ts":1,"bid":0,"bid_size":0,"ask":null,'
+                            b'"ask_size":0}')),
 ])
 def test_out_of_range_values_on_the_other_topics_are_decode_errors(codec, raw):
-    assert isinstance(codec.decode(raw), DecodeError)
+    error = codec.decode(raw)
+    assert isinstance(error, DecodeError) and "Expected `int`" in error.detail, error
 
 
 def test_a_client_order_out_of_range_still_decodes_for_the_gate_to_reject():
@@ -108,7 +110,8 @@ RULES = SymbolRules("ACME", tick_size=1, lot_size=1, max_order_quantity=2**63 - 
 
 
 def request(**change) -> NewOrderRequest:
-    fields = dict(order_id="o", account="a", symbol="ACME", side="BUY", quantity=1, price=10_000)
+    fields = {"order_id": "o", "account": "a", "symbol": "ACME", "side": "BUY", "quantity": 1,
+              "price": 10_000}
     fields.update(change)
     return NewOrderRequest(**fields)
 
