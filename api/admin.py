@@ -19,7 +19,8 @@ from api.errors import ApiError, not_found
 from api.queries import symbol_list, symbol_view
 from ledger import admin as ledger
 from ledger.tables import accounts, adjustments, symbols
-from risk.rules import MAX_PRICE, valid_id
+from risk.rules import valid_id
+from schemas.records import MAX_PRICE
 
 Positive32 = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Positive64 = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]

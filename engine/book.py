@@ -5,7 +5,8 @@ Rules
 - LIMIT and MARKET; GTC, IOC, FOK. A MARKET order never rests: its remainder is
   cancelled NO_LIQUIDITY (opposite side empty) or PRICE_COLLAR (its optional
   protection ``price`` stopped it: a buy never trades above it, a sell never below;
-  any positive integer, it need not be on tick since it is a bound, not a price).
+  any positive integer below INF, it need not be on tick since it is a bound, not a
+  price).
 - FOK: fills completely at once or is cancelled FOK_UNFILLABLE with no trades.
 - Self-trade prevention, mode "cancel resting": an incoming order never trades with a
   resting order of the same account; that resting order is cancelled (SELF_TRADE, with
@@ -93,11 +94,12 @@ class Book:
             return self._reject(ts, oid, account, Reject.BAD_QUANTITY)
         otype = cmd.type
         if otype is LIMIT:
-            if type(price) is not int or price <= 0:
+            # a price at INF would be the empty-side sentinel, not a level
+            if type(price) is not int or not 0 < price < INF:
                 return self._reject(ts, oid, account, Reject.BAD_PRICE)
             if price % self._tick:
                 return self._reject(ts, oid, account, Reject.OFF_TICK)
-        elif price is not None and (type(price) is not int or price <= 0):
+        elif price is not None and (type(price) is not int or not 0 < price < INF):
             return self._reject(ts, oid, account, Reject.BAD_PRICE)
         index = self.index
         if oid in index:
@@ -135,6 +137,8 @@ class Book:
 
     def _resume(self, cmd) -> list:
         """The halt is over (event time reached halted_until): Resumed, then the command."""
+        if cmd.ts >= INF:   # past the "not halted" sentinel: apply would come back here
+            raise ValueError(f"event time {cmd.ts} out of range: must be below {INF}")
         self._halt_end = INF
         self.breaker.halted_until = None
         self.seq += 1
@@ -417,7 +421,7 @@ class Book:
             return self._reject(ts, oid, account, Reject.UNKNOWN_SYMBOL, REPLACE)
         if type(qty) is not int or qty <= 0 or qty > spec.max_quantity or qty % spec.lot_size:
             return self._reject(ts, oid, account, Reject.BAD_QUANTITY, REPLACE)
-        if type(price) is not int or price <= 0:
+        if type(price) is not int or not 0 < price < INF:
             return self._reject(ts, oid, account, Reject.BAD_PRICE, REPLACE)
         if price % spec.tick_size:
             return self._reject(ts, oid, account, Reject.OFF_TICK, REPLACE)

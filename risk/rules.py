@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.enums import OrderType, Reject, Side, TimeInForce
-from schemas.records import CancelRequest, NewOrderRequest
+from schemas.records import MAX_PRICE, MAX_QUANTITY, CancelRequest, NewOrderRequest
 
 COLLAR_BPS = 1000  # 10%: the circuit breaker's band, so a collar rarely bites first
 POSITION_LIMIT_BPS = 500  # 5% of shares outstanding
 MAX_ORDER_ID_LENGTH = 64
-MAX_PRICE = 10**11  # cents: $1bn a share keeps quantity x price far inside BIGINT
 _SIDES = {s.value for s in Side}
 _TYPES = {t.value for t in OrderType}
 _TIFS = {t.value for t in TimeInForce}
@@ -51,7 +50,7 @@ def check_new_order(req: NewOrderRequest, rules: SymbolRules | None, now_ms: int
         return Reject.UNKNOWN_SYMBOL
     if req.side not in _SIDES or req.order_type not in _TYPES or req.tif not in _TIFS:
         return Reject.MALFORMED
-    if req.quantity <= 0 or req.quantity > rules.max_order_quantity:
+    if not 0 < req.quantity <= min(rules.max_order_quantity, MAX_QUANTITY):
         return Reject.BAD_QUANTITY
     if req.quantity % rules.lot_size:
         return Reject.BAD_QUANTITY
@@ -68,10 +67,11 @@ def check_new_order(req: NewOrderRequest, rules: SymbolRules | None, now_ms: int
 
 
 def market_collar(side: str, last_price: int, tick_size: int) -> int:
-    """Protection price for a MARKET order: last +/- COLLAR_BPS, on the tick, away from last."""
+    """Protection price for a MARKET order: last +/- COLLAR_BPS, on the tick, away from last;
+    never above MAX_PRICE (the matcher refuses an order priced above it)."""
     if side == Side.BUY:
         raw = -(-last_price * (10_000 + COLLAR_BPS) // 10_000)  # ceiling division
-        return -(-raw // tick_size) * tick_size
+        return min(-(-raw // tick_size), MAX_PRICE // tick_size) * tick_size
     raw = last_price * (10_000 - COLLAR_BPS) // 10_000
     return max(tick_size, raw // tick_size * tick_size)
 

@@ -7,12 +7,30 @@ time in force becomes a REJECTED event with a reason and not a dead letter.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
-# every integer that reaches PostgreSQL or the engine fits a BIGINT
+# Every integer field is bounded here, at decode, so that no out-of-range value reaches
+# the engine (whose INF sentinel is 2**62) or a BIGINT column. The client's price and
+# quantity are the exception: the gate answers those with BAD_PRICE / BAD_QUANTITY.
+MAX_PRICE = 10**11  # cents: $1bn a share
+MAX_QUANTITY = (2**63 - 1) // MAX_PRICE  # shares: quantity x price always fits a BIGINT
+MAX_TS = 2**53 - 1  # ms since the epoch (year 287,396): exact in a JSON reader's double
+# the API's order body: fits a BIGINT, the gate's rules bound it further
 Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+Price = Annotated[int, msgspec.Meta(ge=1, le=MAX_PRICE)]
+PriceOrZero = Annotated[int, msgspec.Meta(ge=0, le=MAX_PRICE)]  # 0: none
+Quantity = Annotated[int, msgspec.Meta(ge=1, le=MAX_QUANTITY)]
+QuantityOrZero = Annotated[int, msgspec.Meta(ge=0, le=MAX_QUANTITY)]
+Size = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]  # a level's total: many orders
+Timestamp = Annotated[int, msgspec.Meta(ge=0, le=MAX_TS)]
+Offset = Annotated[int, msgspec.Meta(ge=-1, le=2**63 - 1)]  # a partition or offset; -1: none
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+# ids and symbols on the internal topics fit their ledger columns; a client's are checked
+# by the gate instead (MALFORMED)
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
 
 
 class NewOrderRequest(msgspec.Struct, frozen=True, tag="new", tag_field="kind"):
@@ -26,7 +44,7 @@ class NewOrderRequest(msgspec.Struct, frozen=True, tag="new", tag_field="kind"):
     order_type: str = "LIMIT"
     tif: str = "GTC"
     price: int | None = None  # cents; MARKET orders leave it out
-    ts: Int64 = 0  # client send time, ms since epoch, for latency measurement only
+    ts: Timestamp = 0  # client send time, ms since epoch, for latency measurement only
 
 
 class CancelRequest(msgspec.Struct, frozen=True, tag="cancel", tag_field="kind"):
@@ -34,7 +52,7 @@ class CancelRequest(msgspec.Struct, frozen=True, tag="cancel", tag_field="kind")
 
     order_id: str
     account: str
-    ts: Int64 = 0
+    ts: Timestamp = 0
 
 
 OrderRequest = NewOrderRequest | CancelRequest
@@ -46,27 +64,27 @@ class AcceptedOrder(msgspec.Struct, frozen=True, tag="new", tag_field="kind"):
     `price` for a MARKET order is the protection price (collar) the gate reserved at.
     """
 
-    order_id: str
-    account: str
-    symbol: str
+    order_id: Id
+    account: Id
+    symbol: Symbol
     side: str
     order_type: str
     tif: str
-    quantity: Int64
-    price: Int64 | None
-    ts: Int64  # gate acceptance time: the matcher's event time
+    quantity: Quantity
+    price: Price | None
+    ts: Timestamp  # gate acceptance time: the matcher's event time
     # the order-requests record this came from: the matcher drops a replayed duplicate
-    source_partition: Int64 = -1
-    source_offset: Int64 = -1
+    source_partition: Offset = -1
+    source_offset: Offset = -1
 
 
 class AcceptedCancel(msgspec.Struct, frozen=True, tag="cancel", tag_field="kind"):
-    order_id: str
-    account: str
-    symbol: str
-    ts: Int64
-    source_partition: Int64 = -1
-    source_offset: Int64 = -1
+    order_id: Id
+    account: Id
+    symbol: Symbol
+    ts: Timestamp
+    source_partition: Offset = -1
+    source_offset: Offset = -1
 
 
 MatcherCommand = AcceptedOrder | AcceptedCancel
@@ -79,63 +97,63 @@ class OrderEvent(msgspec.Struct, frozen=True):
     account: str
     symbol: str
     status: str  # ACCEPTED, REJECTED, PARTIALLY_FILLED, FILLED, CANCELLED
-    ts: Int64
+    ts: Timestamp
     reason: str | None = None
-    filled_quantity: Int64 = 0
-    remaining_quantity: Int64 = 0
-    seq: Int64 = 0  # matcher's per-symbol sequence (0 for events from the gate)
+    filled_quantity: QuantityOrZero = 0
+    remaining_quantity: QuantityOrZero = 0
+    seq: Seq = 0  # matcher's per-symbol sequence (0 for events from the gate)
 
 
 class Trade(msgspec.Struct, frozen=True):
     """trades, key symbol: one execution at the maker's price."""
 
-    trade_id: str
-    symbol: str
-    seq: Int64
-    price: Int64
-    quantity: Int64
-    buy_order_id: str
-    sell_order_id: str
-    buyer: str
-    seller: str
-    maker_order_id: str
-    aggressor: str  # side of the incoming order
-    ts: Int64
+    trade_id: Id
+    symbol: Symbol
+    seq: Seq
+    price: Price
+    quantity: Quantity
+    buy_order_id: Id
+    sell_order_id: Id
+    buyer: Id
+    seller: Id
+    maker_order_id: Id
+    aggressor: Literal["BUY", "SELL"]  # side of the incoming order
+    ts: Timestamp
 
 
 class Quote(msgspec.Struct, frozen=True):
     """quotes, key symbol: best bid and ask with sizes, and the last trade if this moved it."""
 
     symbol: str
-    seq: Int64
-    ts: Int64
-    bid: Int64 | None
-    bid_size: Int64
-    ask: Int64 | None
-    ask_size: Int64
-    last: Int64 | None = None
-    last_size: Int64 = 0
+    seq: Seq
+    ts: Timestamp
+    bid: Price | None
+    bid_size: Size
+    ask: Price | None
+    ask_size: Size
+    last: Price | None = None
+    last_size: QuantityOrZero = 0
 
 
 class Halt(msgspec.Struct, frozen=True):
     """halts, key symbol: the circuit breaker tripped (or the halt ended)."""
 
-    symbol: str
+    symbol: Symbol
     halted: bool
-    ts: Int64
-    until_ts: Int64 = 0
-    reference_price: Int64 = 0
-    attempted_price: Int64 = 0
+    ts: Timestamp
+    until_ts: Timestamp = 0
+    reference_price: PriceOrZero = 0
+    attempted_price: PriceOrZero = 0
 
 
 class DeadLetter(msgspec.Struct, frozen=True):
     """dead-letters: what could not be decoded or applied, with where it came from."""
 
     topic: str
-    partition: Int64
-    offset: Int64
+    partition: Offset
+    offset: Offset
     error: str
     key: str | None  # at most its first 256 bytes
     value: str  # the first 1,024 bytes of the value, as UTF-8 with replacement
-    size: Int64 = 0  # of the whole value, in bytes
+    size: Size = 0  # of the whole value, in bytes
     sha256: str = ""  # of the whole value

@@ -32,7 +32,7 @@ from ledger.specs import read_spec
 from schemas.codec import MATCHER_COMMAND, DecodeError, encode
 from streams.dead_letter import dead_letter
 from streams.health import StageHealth
-from streams.matcher_state import MatcherState, SymbolState
+from streams.matcher_state import MatcherState, RebuildError, SymbolState
 from streams.output import Output
 from streams.publish import BOOK, HALTS, ORDER_EVENTS, QUOTES, TRADES, BatchPublisher
 from streams.stages import group_id
@@ -124,9 +124,17 @@ class Matcher:
                 problem = DecodeError(f"unknown symbol {record.symbol!r}", value)
             else:
                 try:
-                    events = self.state.apply(symbol_state, record, offset)
-                except ValueError as exc:
-                    problem = DecodeError(f"not a valid command: {exc}", value)
+                    events = self.state.apply(symbol_state, record, partition, offset)
+                except RebuildError:
+                    raise  # the book is lost: a restart restores it from its snapshot
+                except Exception as exc:  # the book is what it was before the command
+                    publisher.rebind(symbol_state.book)  # which may be a rebuilt copy
+                    if isinstance(exc, ValueError):
+                        problem = DecodeError(f"not a valid command: {exc}", value)
+                    else:
+                        log.exception("matcher: %s[%d]@%d broke the engine", self.orders,
+                                      partition, offset)
+                        problem = DecodeError(f"cannot be applied: {exc!r}", value)
                 else:
                     if events:
                         publisher.add(symbol_state.book, events)

@@ -1,15 +1,23 @@
 """The matcher's books for the symbols one worker owns, with what each has applied.
 
 Recovery story (at-least-once delivery, exactly-once effect):
-- Each symbol's book is snapshotted, with the `orders` offset it has applied and the
-  highest order-requests offset seen from each gate partition, into a changelog-backed
-  table. The agent acknowledges input only once a snapshot covering it is written, so
-  the committed offset never passes an unsnapshotted command.
+- Each symbol's book is snapshotted, with the last offset it has applied from each
+  `orders` partition and the highest order-requests offset seen from each gate
+  partition, into a changelog-backed table. The agent acknowledges input only once a
+  snapshot covering it is written, so the committed offset never passes an
+  unsnapshotted command.
+- Offsets are kept per partition because a symbol's commands need not all come from
+  one partition: a producer may put one on another partition, and adding partitions to
+  `orders` moves where its key lands. Offsets of different partitions never compare.
 - After a restart or rebalance the book is restored from its snapshot and the input
   is replayed from the committed offset: commands the snapshot already holds are
   skipped by offset, and a command the gate sent twice (a gate replay) is skipped by
   its source offset. Replayed commands produce the same events with the same ids and
   sequence numbers, which downstream consumers treat idempotently.
+- A command that raises inside the engine may have changed the book half way. The book
+  is then rebuilt from its last snapshot (or from its spec) and the commands applied
+  since, which are kept for that until the next snapshot; the failed command is left
+  out, so the book is exactly what it was before it, and the caller dead-letters it.
 """
 
 from __future__ import annotations
@@ -27,13 +35,19 @@ from engine.spec import SymbolSpec
 from schemas.records import AcceptedCancel, AcceptedOrder
 
 
+class RebuildError(RuntimeError):
+    """A book could not be put back after a failed command: its state is lost."""
+
+
 @dataclass(slots=True)
 class SymbolState:
     book: Book
-    partition: int
-    applied_offset: int = -1  # last `orders` offset applied to this book
+    partition: int  # the `orders` partition whose book-snapshots partition holds the book
+    applied: dict[int, int] = field(default_factory=dict)  # `orders` partition -> offset
     gate_marks: dict[int, int] = field(default_factory=dict)  # gate partition -> offset
     dirty: bool = False
+    base: bytes | None = None  # the last snapshot written or restored; None: a fresh book
+    since: list = field(default_factory=list)  # engine commands the book applied since
 
 
 # enum members by value: a dict lookup costs a fraction of calling the enum class
@@ -68,9 +82,13 @@ class MatcherState:
 
     def restore(self, symbol: str, blob: bytes, partition: int) -> SymbolState:
         data = msgspec.json.decode(zlib.decompress(blob))
+        if "applied" in data:
+            applied = {int(p): offset for p, offset in data["applied"].items()}
+        else:  # one offset per book: that of the book's own partition
+            applied = {partition: data["applied_offset"]}
         state = SymbolState(snapshot.from_dict(data["book"], emit_levels=True), partition,
-                            data["applied_offset"],
-                            {int(k): v for k, v in data["gate_marks"].items()})
+                            applied, {int(k): v for k, v in data["gate_marks"].items()},
+                            base=blob)
         self.symbols[symbol] = state
         return state
 
@@ -80,21 +98,32 @@ class MatcherState:
         return state
 
     def apply(self, state: SymbolState, record: AcceptedOrder | AcceptedCancel,
-              offset: int) -> list | None:
-        """Events of one command, or None when the book has already applied it.
+              partition: int, offset: int) -> list | None:
+        """Events of the command at `orders` partition/offset, or None when the book has
+        already applied it.
 
-        Raises ValueError for a record the engine cannot express (e.g. an unknown side).
+        Raises ValueError for a record the engine cannot express (e.g. an unknown side),
+        changing nothing. Any exception from the engine is raised again once the book is
+        back to what it was before the command; the command counts as applied (a replay
+        skips it). RebuildError when the book cannot be put back.
         """
-        if offset <= state.applied_offset:
+        if offset <= state.applied.get(partition, -1):
             return None
         command = to_command(record)
-        state.applied_offset = offset
+        state.applied[partition] = offset
         state.dirty = True
-        mark = state.gate_marks.get(record.source_partition, -1)
-        if record.source_partition >= 0 and record.source_offset <= mark:
-            return None  # the gate sent this request twice
-        state.gate_marks[record.source_partition] = record.source_offset
-        return state.book.apply(command)
+        source = record.source_partition
+        if source >= 0:  # -1: not from the gate
+            if record.source_offset <= state.gate_marks.get(source, -1):
+                return None  # the gate sent this request twice
+            state.gate_marks[source] = record.source_offset
+        try:
+            events = state.book.apply(command)
+        except Exception:
+            state.book = _rebuilt(state)
+            raise
+        state.since.append(command)
+        return events
 
     def take_dirty_snapshots(self) -> list[tuple[str, int, bytes]]:
         """(symbol, partition, snapshot) of every book changed since the last call."""
@@ -102,13 +131,32 @@ class MatcherState:
         for symbol, state in self.symbols.items():
             if state.dirty:
                 state.dirty = False
-                data = {"book": snapshot.to_dict(state.book), "applied_offset": state.applied_offset,
-                        "gate_marks": state.gate_marks}
-                out.append((symbol, state.partition,
-                            zlib.compress(msgspec.json.encode(data), 1)))
+                data = {"book": snapshot.to_dict(state.book), "applied": state.applied,
+                        "gate_marks": state.gate_marks,
+                        # what a matcher keeping one offset per book reads
+                        "applied_offset": state.applied.get(state.partition, -1)}
+                blob = zlib.compress(msgspec.json.encode(data), 1)
+                state.base, state.since = blob, []
+                out.append((symbol, state.partition, blob))
         return out
 
     def forget_partitions(self, partitions: set[int]) -> None:
         """Drop books whose partition moved to another worker: it will restore them."""
         for symbol in [s for s, st in self.symbols.items() if st.partition in partitions]:
             del self.symbols[symbol]
+
+
+def _rebuilt(state: SymbolState) -> Book:
+    """The book from its last snapshot and the commands applied since (their events were
+    returned when they were applied; the same ones again are dropped)."""
+    try:
+        if state.base is None:
+            book = Book(state.book.spec, emit_levels=True)
+        else:
+            data = msgspec.json.decode(zlib.decompress(state.base))
+            book = snapshot.from_dict(data["book"], emit_levels=True)
+        for command in state.since:
+            book.apply(command)
+    except Exception as exc:
+        raise RebuildError(f"book {state.book.symbol} could not be rebuilt: {exc}") from exc
+    return book

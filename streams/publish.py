@@ -51,6 +51,13 @@ class BatchPublisher:
                 last_trade = known[2]
             self._quotes[book.symbol] = (book, events[-1], last_trade)
 
+    def rebind(self, book) -> None:
+        """`book` replaces the copy of its symbol this batch holds (the matcher rebuilt it):
+        the quote is read from the book when the batch is drained."""
+        entry = self._quotes.get(book.symbol)
+        if entry is not None:
+            self._quotes[book.symbol] = (book, *entry[1:])
+
     def drain(self) -> list[tuple[str, bytes, bytes]]:
         out = self.records
         out += [_level(ev) for ev in self._levels.values()]

@@ -52,7 +52,7 @@ def replay_orders(bootstrap: str, topic: str, specs: dict[str, SymbolSpec]):
                 continue
             symbol_state = state.get(record.symbol) or state.create(specs[record.symbol],
                                                                     partition)
-            for event in state.apply(symbol_state, record, offset) or ():
+            for event in state.apply(symbol_state, record, partition, offset) or ():
                 if type(event) is Trade:
                     trades[event.trade_id] = event
     resting = {}

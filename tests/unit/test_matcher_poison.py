@@ -1,0 +1,119 @@
+"""The matcher stage (streams/matcher.py) with a command that raises inside the engine:
+it becomes that command's dead letter, the batch goes on, and what is published for the
+batch is what a batch without that command publishes. No Kafka: records are stubs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgspec
+
+from engine.breaker import Breaker
+from engine.spec import SymbolSpec
+from schemas.codec import DEAD_LETTER, encode
+from schemas.records import AcceptedOrder
+from streams.matcher import Matcher
+from streams.matcher_state import MatcherState
+
+SPEC = SymbolSpec("ACME", reference_price=10_000)
+T0 = 1_700_000_000_000
+
+
+@dataclass
+class Msg:
+    """What Matcher._apply reads of a confluent-kafka Message."""
+
+    _partition: int
+    _offset: int
+    _value: bytes
+    _key: bytes = b"ACME"
+
+    def error(self):
+        return None
+
+    def partition(self):
+        return self._partition
+
+    def offset(self):
+        return self._offset
+
+    def value(self):
+        return self._value
+
+    def key(self):
+        return self._key
+
+
+@dataclass
+class Sent:
+    records: list = field(default_factory=list)
+
+    def send(self, topic, key, value, partition=None) -> None:
+        self.records.append((topic, key, value))
+
+
+def matcher() -> Matcher:
+    m = Matcher.__new__(Matcher)  # no consumer, producer or database
+    m.orders, m.dead_letters = "orders", "dead-letters"
+    m.topics = {name: name for name in ("trades", "order-events", "halts", "book", "quotes")}
+    m.output = Sent()
+    m.state = MatcherState()
+    m.state.create(SPEC, 0)
+    m.owned = {0}
+    m.positions = {}
+    m.applied_since_checkpoint = 0
+    return m
+
+
+def new(order_id, side, quantity, price, account="alice") -> bytes:
+    return encode(AcceptedOrder(order_id=order_id, account=account, symbol="ACME", side=side,
+                                order_type="LIMIT", tif="GTC", quantity=quantity, price=price,
+                                ts=T0))
+
+
+SETUP = [new("s1", "SELL", 5, 10_000), new("s2", "SELL", 5, 10_050),
+         new("s3", "SELL", 5, 10_100)]
+GOOD = new("b1", "BUY", 2, 10_000, account="bob")
+SWEEP = new("sweep", "BUY", 12, 10_100, account="carol")  # trades through two levels
+LATER = new("s4", "SELL", 1, 10_200)
+
+
+def breaker_raises_on_second_level(monkeypatch) -> None:
+    real = Breaker.record
+    calls = []
+
+    def record(self, ts, price):
+        calls.append(price)
+        if len(calls) == 2:
+            raise ZeroDivisionError("the engine broke half way")
+        real(self, ts, price)
+
+    monkeypatch.setattr(Breaker, "record", record)
+
+
+def run(monkeypatch, poison: bool) -> Matcher:
+    m = matcher()
+    m._apply([Msg(0, i, v) for i, v in enumerate(SETUP)])
+    if poison:
+        breaker_raises_on_second_level(monkeypatch)
+    # the batch's quote is read from the book when the batch ends, after the poison
+    m._apply([Msg(0, 3, GOOD)] + ([Msg(0, 4, SWEEP)] if poison else []))
+    monkeypatch.undo()
+    m._apply([Msg(0, 5, LATER)])
+    return m
+
+
+def test_a_command_that_breaks_the_engine_is_dead_lettered_and_the_batch_goes_on(monkeypatch):
+    m, clean = run(monkeypatch, poison=True), run(monkeypatch, poison=False)
+
+    letters = [r for r in m.output.records if r[0] == "dead-letters"]
+    assert len(letters) == 1
+    letter = DEAD_LETTER.decode(letters[0][2])
+    assert (letter.topic, letter.partition, letter.offset) == ("orders", 0, 4)
+    assert "ZeroDivisionError" in letter.error and letter.value == SWEEP.decode()
+    published = [r for r in m.output.records if r[0] != "dead-letters"]
+    assert published == clean.output.records
+    quotes = [msgspec.json.decode(r[2]) for r in published if r[0] == "quotes"]
+    assert [(q["bid"], q["ask"], q["ask_size"]) for q in quotes] == [
+        (None, 10_000, 5), (None, 10_000, 3), (None, 10_000, 3)]
+    assert m.positions == {0: 6}
