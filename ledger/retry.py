@@ -51,12 +51,7 @@ async def transaction(engine: AsyncEngine, work: Callable[[AsyncConnection], Awa
             async with engine.begin() as conn:
                 result = await work(conn)
         except Exception as exc:
-            reason = world_fault(exc)
-            if reason is None:
-                raise
-            delay = backoff.next()
-            waiting.blocked(reason, describe(exc), delay)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(_delay_after(exc, backoff, waiting))
             continue
         waiting.cleared()
         return result
@@ -70,15 +65,21 @@ def call(engine: Engine, work: Callable, waiting: Waiting):
             with engine.connect() as conn:
                 result = work(conn)
         except Exception as exc:
-            reason = world_fault(exc)
-            if reason is None:
-                raise
-            delay = backoff.next()
-            waiting.blocked(reason, describe(exc), delay)
-            time.sleep(delay)
+            time.sleep(_delay_after(exc, backoff, waiting))
             continue
         waiting.cleared()
         return result
+
+
+def _delay_after(exc: Exception, backoff: Backoff, waiting: Waiting) -> float:
+    """How long to wait before the next try, once `waiting` is told why; exc itself when it
+    is not the world's fault."""
+    reason = world_fault(exc)
+    if reason is None:
+        raise exc
+    delay = backoff.next()
+    waiting.blocked(reason, describe(exc), delay)
+    return delay
 
 
 _PROBE = text(

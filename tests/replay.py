@@ -6,8 +6,8 @@ import uuid
 
 from confluent_kafka import Consumer, TopicPartition
 
-from engine.events import Trade
 from engine.enums import Side
+from engine.events import Trade
 from engine.spec import SymbolSpec
 from ledger.specs import read_spec
 from schemas.codec import MATCHER_COMMAND, DecodeError

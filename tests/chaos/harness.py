@@ -27,8 +27,8 @@ from schemas.codec import ORDER_EVENT, DecodeError, encode
 from schemas.records import CancelRequest, NewOrderRequest
 from tests.chaos.audit import audit
 from tests.flow import order_flow
-from tests.replay import assert_settled_equals_replay, read_partitions
 from tests.platform import Platform, wait_for
+from tests.replay import assert_settled_equals_replay, read_partitions
 
 SYMBOLS = {"ACME": 10_000, "BOLT": 5_000, "CRUX": 2_000, "DYNA": 25_000, "EXPO": 800}
 ACCOUNTS = [f"trader{i:02d}" for i in range(40)]

@@ -25,8 +25,7 @@ from engine.enums import Reject
 from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT
 from schemas.codec import DEAD_LETTER, ORDER_EVENT, DecodeError, encode
-from schemas.records import (AcceptedOrder, CancelRequest, Halt, NewOrderRequest,
-                             OrderEvent, Trade)
+from schemas.records import AcceptedOrder, CancelRequest, Halt, NewOrderRequest, OrderEvent, Trade
 from tests.platform import Platform, consume, wait_for
 
 WAIT = 60  # seconds: an upper bound for something to appear, never a performance claim
@@ -174,6 +173,15 @@ def shares(p: Platform, account: str, symbol: str) -> tuple[int, int]:
 
 
 GOOD = order("g-sell", "alice", "ACME", "SELL", 10, 10_000)
+
+
+def alice_and_bob(p: Platform):
+    """ACME at $100.00, alice with 100 shares, bob with $100,000, and a worker."""
+    p.symbol("ACME", reference_price=10_000)
+    p.account("alice", cash=0, ACME=100)
+    p.account("bob", cash=10_000_000)
+    worker = p.start_worker()
+    return worker, Feed(p, [worker.log_path])
 
 
 # -- order-requests: every kind of bad request ------------------------------------------
@@ -342,11 +350,13 @@ def test_bad_cancels_and_duplicate_order_ids(platform):
     p.send("order-requests", b"ghost", CancelRequest(order_id="victim", account="ghost"))
     p.send("order-requests", b"bob", CancelRequest(order_id="", account="bob"))
     # bad: the same order id again, from two other records (same account, other account);
-    # and the same id twice within one burst for a fresh id
+    # and a fresh id three times within one burst: the second an identical copy (a
+    # producer's retry: the same order, no second outcome), the third with other terms
     p.send("order-requests", b"bob", order("d1", "bob", "ACME", "BUY", 7, 9_100))
     p.send("order-requests", b"mallory", order("d1", "mallory", "ACME", "SELL", 5, 9_000))
     p.send("order-requests", b"mallory", order("d2", "mallory", "ACME", "SELL", 1, 20_000))
     p.send("order-requests", b"mallory", order("d2", "mallory", "ACME", "SELL", 1, 20_000))
+    p.send("order-requests", b"mallory", order("d2", "mallory", "ACME", "SELL", 1, 20_100))
     # good: alice cancels her own order
     p.send("order-requests", b"alice", CancelRequest(order_id="a-own", account="alice"))
     p.flush()
@@ -365,6 +375,8 @@ def test_bad_cancels_and_duplicate_order_ids(platform):
     assert feed.rejection("d1", "mallory").reason == Reject.DUPLICATE_ORDER_ID
     feed.status("d2", "ACCEPTED", "mallory")
     assert feed.rejection("d2", "mallory").reason == Reject.DUPLICATE_ORDER_ID
+    assert [(e.status, e.reason) for e in feed.of("d2", "mallory")] == [
+        ("ACCEPTED", None), ("REJECTED", Reject.DUPLICATE_ORDER_ID)]
     feed.status("a-own", "CANCELLED", "alice")
     wait_status(p, feed, "a-own", "CANCELLED")
 
@@ -575,11 +587,7 @@ def test_a_trade_that_cannot_settle_stops_settlement_until_an_operator_skips_it(
     silently diverge from the books. Settlement stops, says so in its log and metrics,
     and goes on once an operator has chosen to skip the record."""
     p = platform
-    p.symbol("ACME", reference_price=10_000)
-    p.account("alice", cash=0, ACME=100)
-    p.account("bob", cash=10_000_000)
-    worker = p.start_worker()
-    feed = Feed(p, [worker.log_path])
+    worker, feed = alice_and_bob(p)
     p.wait_ready(worker)
     ghost = send_at(p, "trades", b"ACME", Trade(
         trade_id="t-ghost", symbol="ACME", seq=1_000, price=10_000, quantity=1,
@@ -617,11 +625,7 @@ def test_huge_records_become_bounded_dead_letters_on_every_topic(platform):
     """~11 MB records, as binary garbage and as JSON with a huge field: a dead letter
     holds a bounded prefix, the size and a hash, and every stage goes on."""
     p = platform
-    p.symbol("ACME", reference_price=10_000)
-    p.account("alice", cash=0, ACME=100)
-    p.account("bob", cash=10_000_000)
-    worker = p.start_worker()
-    feed = Feed(p, [worker.log_path])
+    worker, feed = alice_and_bob(p)
     big = Producer(producer_config(p.settings, **{"message.max.bytes": 64 * 1024 * 1024}))
     garbage = b"\x01" * (11 * 1024 * 1024)  # JSON escapes each as 6 bytes
     huge_id = raw_order(order_id="x" * (11 * 1024 * 1024))

@@ -18,7 +18,7 @@ from infra.settings import DATABASE_USER
 from ledger.db import make_async_engine
 from ledger.faults import world_fault
 from tests.faults import read_only_database, stage_pid, stopped
-from tests.integration.test_bad_input import Feed, cash, order, status_of, wait_status
+from tests.integration.test_bad_input import alice_and_bob, cash, order, status_of, wait_status
 from tests.platform import Platform, wait_for
 
 WAIT = 60
@@ -64,21 +64,13 @@ def test_world_faults_are_told_from_a_records_faults(platform):
         conn.execute(text("DROP ROLE outsider"))
 
 
-def _fund(p: Platform) -> None:
-    p.symbol("ACME", reference_price=10_000)
-    p.account("alice", cash=0, ACME=100)
-    p.account("bob", cash=10_000_000)
-
-
 def _blocked(p: Platform, worker, stage: str, reason: str) -> float | None:
     return p.worker_metric(worker, "matchstream_stage_blocked", stage=stage, reason=reason)
 
 
 def test_a_read_only_database_pauses_gate_and_settlement_and_loses_nothing(platform):
     p = platform
-    _fund(p)
-    worker = p.start_worker()
-    feed = Feed(p, [worker.log_path])
+    worker, feed = alice_and_bob(p)
     p.wait_ready(worker)
     settlement = stage_pid(worker, "settlement")
     os.kill(settlement, signal.SIGSTOP)  # so that a trade waits for it while read-only
@@ -108,9 +100,7 @@ def test_a_read_only_database_pauses_gate_and_settlement_and_loses_nothing(platf
 def test_the_matcher_waits_for_an_unreachable_database(platform):
     """A book's spec is read when its first command arrives: the database may be away."""
     p = platform
-    _fund(p)
-    worker = p.start_worker()
-    feed = Feed(p, [worker.log_path])
+    worker, feed = alice_and_bob(p)
     p.wait_ready(worker)
     with stopped(stage_pid(worker, "matcher")):
         p.send("order-requests", b"alice", order("s1", "alice", "ACME", "SELL", 10, 10_000))

@@ -15,7 +15,16 @@ from engine.breaker import INF
 from schemas.codec import encode
 from schemas.records import AcceptedCancel, AcceptedOrder
 from tests.integration.test_bad_input import (  # noqa: F401 (own_web_port: autouse fixture)
-    WAIT, Feed, Sent, cash, flush, own_web_port, send_at, shares, trade_pair)
+    WAIT,
+    Sent,
+    alice_and_bob,
+    cash,
+    flush,
+    own_web_port,
+    send_at,
+    shares,
+    trade_pair,
+)
 from tests.platform import Platform, wait_for
 from tests.replay import read_partitions
 
@@ -47,11 +56,7 @@ def trades(p: Platform) -> list[tuple]:
 
 def test_commands_that_would_break_the_engine_are_dead_lettered(platform):
     p = platform
-    p.symbol("ACME", reference_price=10_000)
-    p.account("alice", cash=0, ACME=100)
-    p.account("bob", cash=10_000_000)
-    worker = p.start_worker()
-    feed = Feed(p, [worker.log_path])
+    worker, feed = alice_and_bob(p)
     trade_pair(p, feed, "before")  # the book exists; its ask side is empty again
 
     now = int(time.time() * 1000)
@@ -88,11 +93,7 @@ GHOSTS = 10  # on the wrong partition: offsets 0..9, past the next offsets of AC
 
 def test_a_record_on_a_wrong_orders_partition_does_not_disable_its_symbol(platform):
     p = platform
-    p.symbol("ACME", reference_price=10_000)
-    p.account("alice", cash=0, ACME=100)
-    p.account("bob", cash=10_000_000)
-    worker = p.start_worker()
-    feed = Feed(p, [worker.log_path])
+    worker, feed = alice_and_bob(p)
     trade_pair(p, feed, "before")  # ACME's own partition: offsets 0 and 1
 
     orders = read_partitions(p.settings.kafka_bootstrap, p.topic("orders"))
