@@ -58,15 +58,27 @@ def restart_kafka(settings: Settings, down_s: float = 0.0) -> None:
     kafka_broker.start(settings, say=lambda *_: None)
 
 
+def stage_pids(worker_pid: int) -> dict[str, int]:
+    """stage -> pid of a worker's stage processes (the children of its supervisor)."""
+    try:
+        children = Path(f"/proc/{worker_pid}/task/{worker_pid}/children").read_text().split()
+    except OSError:
+        return {}
+    out = {}
+    for child in children:
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--stage" in argv:
+            out[argv[argv.index(b"--stage") + 1].decode()] = int(child)
+    return out
+
+
 def stage_pid(worker: subprocess.Popen, stage: str) -> int:
-    """The pid of a worker's stage process (a child of its supervisor)."""
-    wanted = f"--stage\0{stage}\0".encode()
-    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
-    for pid in map(int, children):
-        with contextlib.suppress(OSError):
-            if wanted in Path(f"/proc/{pid}/cmdline").read_bytes() + b"\0":
-                return pid
-    raise AssertionError(f"worker {worker.pid} has no {stage} stage (children {children})")
+    found = stage_pids(worker.pid)
+    assert stage in found, f"worker {worker.pid} has no {stage} stage: {found}"
+    return found[stage]
 
 
 @contextlib.contextmanager

@@ -9,24 +9,8 @@ import signal
 from pathlib import Path
 
 from streams.stages import STAGES
+from tests.faults import stage_pids
 from tests.platform import wait_for
-
-
-def _stages_of(pid: int) -> dict[str, int]:
-    """stage -> pid of the worker's children."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return {}
-    out = {}
-    for child in children:
-        try:
-            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"--stage" in argv:
-            out[argv[argv.index(b"--stage") + 1].decode()] = int(child)
-    return out
 
 
 def _alive(pid: int) -> bool:
@@ -40,7 +24,7 @@ def _alive(pid: int) -> bool:
 def test_a_dead_stage_stops_the_worker(platform):
     worker = platform.start_worker()
     platform.wait_ready(worker)
-    stages = _stages_of(worker.pid)
+    stages = stage_pids(worker.pid)
     assert set(stages) == set(STAGES), stages
 
     os.kill(stages["matcher"], signal.SIGKILL)
@@ -53,7 +37,7 @@ def test_a_dead_stage_stops_the_worker(platform):
 def test_stages_die_with_a_killed_supervisor(platform):
     worker = platform.start_worker()
     platform.wait_ready(worker)
-    stages = _stages_of(worker.pid)
+    stages = stage_pids(worker.pid)
     assert set(stages) == set(STAGES), stages
 
     os.kill(worker.pid, signal.SIGKILL)  # the supervisor alone, not its process group
