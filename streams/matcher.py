@@ -78,7 +78,7 @@ class Matcher:
     # -- the loop
     def run(self) -> None:
         self.consumer.subscribe([self.orders], on_assign=self._on_assign,
-                                on_revoke=self._on_revoke, on_lost=self._on_revoke)
+                                on_revoke=self._on_revoke, on_lost=self._on_lost)
         try:
             while not self.stopping:
                 first = self.consumer.poll(POLL_S)
@@ -175,28 +175,46 @@ class Matcher:
     def _on_assign(self, consumer, partitions: list[TopicPartition]) -> None:
         committed = consumer.committed(partitions, timeout=RESTORE_TIMEOUT_S) if partitions else []
         for tp in committed:
-            restored = self._restore(tp.partition)
+            books = self._restore(tp.partition)
             self.owned.add(tp.partition)
+            # a snapshot behind the committed offset (written late by a consumer the group
+            # had moved on from) is caught up from where it stopped
+            behind = [s.applied[tp.partition] + 1 for s in books if tp.partition in s.applied]
+            if tp.offset >= 0 and behind and min(behind) < tp.offset:
+                log.warning("matcher: partition %d: a snapshot stops at offset %d, before the "
+                            "committed %d: replaying from there", tp.partition,
+                            min(behind) - 1, tp.offset)
+                tp.offset = min(behind)
             log.info("matcher: partition %d assigned: %d books restored, input from offset %s",
-                     tp.partition, restored, tp.offset if tp.offset >= 0 else "the start")
+                     tp.partition, len(books), tp.offset if tp.offset >= 0 else "the start")
+        if committed:
+            consumer.assign(committed)  # from these offsets
         if not self.ready:
             self.ready = True
             # the line the supervisor (and whatever waits for a worker) waits for
             print("[^Worker]: Ready (matcher)", flush=True)
 
     def _on_revoke(self, consumer, partitions: list[TopicPartition]) -> None:
-        lost = {tp.partition for tp in partitions}
         try:
             self.checkpoint()
         except Exception:  # the new owner replays from the last commit: nothing is lost
             log.exception("matcher: checkpoint at revocation failed")
+        self._forget(partitions)
+
+    def _on_lost(self, consumer, partitions: list[TopicPartition]) -> None:
+        """The group moved on without us (e.g. we were frozen past the session timeout):
+        another matcher owns these books now, so nothing of ours is written for them."""
+        self._forget(partitions)
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        lost = {tp.partition for tp in partitions}
         self.state.forget_partitions(lost)
         self.owned -= lost
         for partition in lost:
             self.positions.pop(partition, None)
         log.info("matcher: partitions %s revoked", sorted(lost))
 
-    def _restore(self, partition: int) -> int:
+    def _restore(self, partition: int) -> list[SymbolState]:
         """Load the latest snapshot of every book of this partition from the changelog."""
         reader = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap,
                            "group.id": f"restore-{uuid.uuid4()}", "enable.auto.commit": False})
@@ -220,10 +238,8 @@ class Matcher:
                             done = True
         finally:
             reader.close()
-        for key, blob in latest.items():
-            if blob is not None:
-                self.state.restore(key.decode(), blob, partition)
-        return sum(1 for blob in latest.values() if blob is not None)
+        return [self.state.restore(key.decode(), blob, partition)
+                for key, blob in latest.items() if blob is not None]
 
 
 def main(settings: Settings) -> None:

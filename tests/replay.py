@@ -74,6 +74,7 @@ def assert_settled_equals_replay(p, symbols, timeout: float, logs: list) -> dict
     replaying the `orders` topic (invariant 8); returns the replay's trades."""
     specs = specs_of(p, symbols)
     replayed: dict[str, Trade] = {}
+    differences: list[str] = []
 
     def equal() -> bool:
         trades, resting = replay_orders(p.settings.kafka_bootstrap, p.topic("orders"), specs)
@@ -84,9 +85,22 @@ def assert_settled_equals_replay(p, symbols, timeout: float, logs: list) -> dict
         open_orders = dict(p.rows(
             "SELECT order_id, quantity - filled_quantity - cancelled_quantity FROM orders "
             "WHERE status IN ('ACCEPTED', 'PARTIALLY_FILLED')"))
-        return settled == {t.trade_id: (t.price, t.quantity, t.buy_order_id, t.sell_order_id)
-                           for t in trades.values()} and open_orders == resting and trades
+        expected = {t.trade_id: (t.price, t.quantity, t.buy_order_id, t.sell_order_id)
+                    for t in trades.values()}
+        differences[:] = [f"{what}: {sorted(ids)[:5]} ({len(ids)})" for what, ids in (
+            ("settled, not in the replay", settled.keys() - expected.keys()),
+            ("in the replay, not settled", expected.keys() - settled.keys()),
+            ("settled otherwise", {i for i in settled.keys() & expected.keys()
+                                   if settled[i] != expected[i]}),
+            ("open in the ledger, not resting", open_orders.keys() - resting.keys()),
+            ("resting, not open in the ledger", resting.keys() - open_orders.keys()),
+            ("open with another remainder", {i for i in open_orders.keys() & resting.keys()
+                                             if open_orders[i] != resting[i]})) if ids]
+        return not differences and bool(trades)
 
-    wait_for(equal, timeout, "settled trades and open orders equal to a replay of the orders "
-             "topic", logs, interval=2.0)
+    try:
+        wait_for(equal, timeout, "settled trades and open orders equal to a replay of the "
+                 "orders topic", logs, interval=2.0)
+    except AssertionError as exc:
+        raise AssertionError(f"{'; '.join(differences)}\n{exc}") from None
     return dict(replayed)
