@@ -32,11 +32,15 @@ def _set_read_only(settings: Settings, on: bool) -> None:
         else:
             conn.execute("ALTER SYSTEM RESET default_transaction_read_only")
         conn.execute("SELECT pg_reload_conf()")
+        if on:  # as a failover does: every client reconnects, to a read-only server
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
 
 
 @contextlib.contextmanager
 def read_only_database(settings: Settings):
-    """Every new transaction of the cluster read-only, as after a failover to a standby."""
+    """The cluster read-only, as after a failover to a standby: connections are cut and
+    every transaction after that is read-only."""
     _set_read_only(settings, True)
     try:
         yield
