@@ -72,7 +72,7 @@ CASH_EACH = 1_000_000_000  # $10M per account, cents
 SHARES_EACH = 100_000  # of every symbol, per account
 SHARES_OUTSTANDING = 1_000_000_000  # 5% position limit = 50M shares: never binding
 READY_TIMEOUT_S = 120.0
-LAGGED_TOPICS = ("order-requests", "orders", "trades", "order-events")
+LAGGED_TOPICS = ("order-requests", "orders", "matcher-results")
 PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("p99.9", 0.999))
 
 
@@ -478,7 +478,7 @@ def _percentiles(values: list[float]) -> dict:
 
 def _progress_line(row: dict, rate: float) -> str:
     lag = row["lag"]
-    short = {"order-requests": "requests", "order-events": "events"}
+    short = {"order-requests": "requests", "matcher-results": "results"}
     lag_text = " ".join(f"{short.get(k, k)}={v}" for k, v in lag.items()) or "n/a"
     return (f"  t={row['t']:5.1f}s sent {row['sent']:>7} ({rate:g}/s)  accepted "
             f"{row['accepted']:>7}  trades {row['trades']:>7}  settled {row['settled']:>7}  "

@@ -42,7 +42,7 @@ from engine.enums import OrderType, Side
 from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT
 from schemas.codec import encode
-from schemas.records import AcceptedCancel, AcceptedOrder
+from schemas.records import AcceptedCancel, AcceptedOrder, OrderBatch
 
 OUT_TOPICS = ("trades", "order-events", "book", "quotes")
 READY_TIMEOUT_S = 120.0
@@ -50,18 +50,22 @@ IDLE_END_S = 5.0
 SETTLE_S = 5.0  # after the last matcher is ready: the rebalance it caused is done  # no new quote for this long after the input is consumed: done
 
 
-def _records(symbols: list[tuple[str, int]], per_symbol: int, seed: int) -> list:
-    """(symbol, encoded command) in send order: the symbols' flows interleaved."""
+def _records(symbols: list[tuple[str, int]], per_symbol: int, seed: int,
+             per_record: int) -> tuple[list, int]:
+    """(symbol, encoded `orders` record) in send order, the symbols' flows interleaved, each
+    record a gate batch of up to `per_record` commands of one symbol; and the command count."""
     flows = []
     for k, (symbol, _) in enumerate(symbols):
         _, flow, _ = make_flow(per_symbol, seed=seed + k)
         flows.append((symbol, flow))
     out = []
-    for i in range(max(len(f) for _, f in flows)):
+    for start in range(0, max(len(f) for _, f in flows), per_record):
         for symbol, flow in flows:
-            if i < len(flow):
-                out.append((symbol, encode(_accepted(symbol, flow[i]))))
-    return out
+            chunk = flow[start:start + per_record]
+            if chunk:
+                batch = OrderBatch(symbol, [_accepted(symbol, cmd) for cmd in chunk])
+                out.append((symbol, encode(batch)))
+    return out, sum(len(f) for _, f in flows)
 
 
 def _accepted(symbol: str, cmd) -> AcceptedOrder | AcceptedCancel:
@@ -129,7 +133,7 @@ def run(args) -> dict:
     symbols = _symbols(args.symbols)
     _seed_symbols(url, symbols)
     per_symbol = args.orders // len(symbols)
-    records = _records(symbols, per_symbol, args.seed)
+    records, commands = _records(symbols, per_symbol, args.seed, args.per_record)
 
     # MATCHSTREAM_STAGE: the stage process itself, without a supervisor, so its CPU is its own
     env = dict(os.environ, KAFKA_BOOTSTRAP=settings.kafka_bootstrap, DATABASE_URL=url,
@@ -147,7 +151,8 @@ def run(args) -> dict:
     if args.processes > 1:  # the group settles before any input: no rebalance mid-run
         _wait_ready(log_path, args.processes)
     produce_s = _produce(settings, records)
-    print(f"bench.matcher_stage: {len(records)} commands on `orders` ({produce_s:.1f} s to "
+    print(f"bench.matcher_stage: {commands} commands in {len(records)} records on `orders` "
+          f"(up to {args.per_record} a record; {produce_s:.1f} s to "
           f"produce); {args.processes} matcher process(es)", flush=True)
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
                          "group.id": f"bench-tap-{settings.namespace}",
@@ -203,14 +208,15 @@ def run(args) -> dict:
         if not args.keep:
             _cleanup(settings, url)
     span_s = max((last_ms - first_ms) / 1000, 1e-3)
-    result = {"bench": "matcher_stage", "commands": len(records), "symbols": len(symbols),
+    result = {"bench": "matcher_stage", "commands": commands, "records": len(records),
+              "per_record": args.per_record, "symbols": len(symbols),
               "processes": args.processes,
-              "span_s": round(span_s, 2), "commands_per_s": round(len(records) / span_s),
+              "span_s": round(span_s, 2), "commands_per_s": round(commands / span_s),
               "matcher_cpu_s": round(cpu_s, 1),
-              "cpu_us_per_command": round(cpu_s * 1e6 / len(records), 1),
+              "cpu_us_per_command": round(cpu_s * 1e6 / commands, 1),
               "records_out": counts, "load_avg_1m": round(os.getloadavg()[0], 2)}
     print(f"\n| commands | symbols | processes | first->last output | commands/s | matcher "
-          f"CPU | CPU per command |\n|---|---|---|---|---|---|---|\n| {len(records)} | "
+          f"CPU | CPU per command |\n|---|---|---|---|---|---|---|\n| {commands} | "
           f"{len(symbols)} | {args.processes} | {span_s:.2f} s | "
           f"{result['commands_per_s']:,} | {cpu_s:.1f} s | {result['cpu_us_per_command']} us |")
     print(json.dumps(result))
@@ -222,6 +228,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--orders", type=int, default=200_000)
     parser.add_argument("--symbols", type=int, default=50)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--per-record", type=int, default=100,
+                        help="commands per `orders` record (a gate batch of one symbol)")
     parser.add_argument("--processes", type=int, default=1,
                         help="matcher processes sharing the `orders` partitions")
     parser.add_argument("--keep", action="store_true", help="keep the namespace")

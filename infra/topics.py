@@ -31,6 +31,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("book", "symbol", purpose="L2 depth changes"),
     TopicSpec("halts", "symbol", cleanup="compact,delete", purpose="circuit breaker"),
     TopicSpec("candles", "symbol", cleanup="compact,delete", purpose="OHLCV updates"),
+    TopicSpec("matcher-results", "symbol",
+              purpose="per symbol and matcher batch: trades, releases, halts (internal: "
+              "settlement and candles)", max_message_bytes=64 * 1024 * 1024),
     TopicSpec("book-snapshots", "symbol", cleanup="compact",
               purpose="the matcher's book snapshots, in the partition of their `orders` "
               "partition", max_message_bytes=64 * 1024 * 1024),

@@ -8,12 +8,12 @@ from typing import Any, TypeVar
 import msgspec
 
 from schemas.records import (
-    AcceptedCancel,
-    AcceptedOrder,
     CancelRequest,
     DeadLetter,
     Halt,
+    MatcherResults,
     NewOrderRequest,
+    OrderBatch,
     OrderEvent,
     Trade,
 )
@@ -58,7 +58,10 @@ def encode(record: Any) -> bytes:
 
 
 ORDER_REQUEST = Codec(NewOrderRequest | CancelRequest)
-MATCHER_COMMAND = Codec(AcceptedOrder | AcceptedCancel)
+# a gate batch holds up to 1,000 commands of ~250 bytes
+ORDER_BATCH = Codec(OrderBatch, max_bytes=4 * 1024 * 1024)
+# a matcher batch of one symbol: up to 5,000 commands, each with its trades
+MATCHER_RESULTS = Codec(MatcherResults, max_bytes=32 * 1024 * 1024)
 ORDER_EVENT = Codec(OrderEvent)
 TRADE = Codec(Trade)
 HALT = Codec(Halt)

@@ -90,6 +90,15 @@ class AcceptedCancel(msgspec.Struct, frozen=True, tag="cancel", tag_field="kind"
 MatcherCommand = AcceptedOrder | AcceptedCancel
 
 
+class OrderBatch(msgspec.Struct, frozen=True):
+    """orders, key symbol: what the gate accepted for one symbol in one of its batches, in
+    order (one record per symbol per gate batch: a Kafka record costs far more than a
+    command)."""
+
+    symbol: Symbol
+    commands: list[MatcherCommand]
+
+
 class OrderEvent(msgspec.Struct, frozen=True):
     """order-events, key account: the life of an order, as its owner sees it."""
 
@@ -119,6 +128,17 @@ class Trade(msgspec.Struct, frozen=True):
     maker_order_id: Id
     aggressor: Literal["BUY", "SELL"]  # side of the incoming order
     ts: Timestamp
+
+
+class MatcherResults(msgspec.Struct, frozen=True):
+    """matcher-results, key symbol: what the ledger and the candles need of one matcher
+    batch of one symbol, in event order: trades, the matcher's CANCELLED / REJECTED order
+    events (what they release), halts (internal: settlement and candles read this)."""
+
+    symbol: Symbol
+    trades: list[Trade]
+    releases: list[OrderEvent]
+    halts: list[Halt]
 
 
 class Quote(msgspec.Struct, frozen=True):

@@ -44,5 +44,5 @@ def raw_topic(name: str) -> faust.TopicT:
                      key_serializer="raw", value_serializer="raw")
 
 
-trades = raw_topic("trades")  # what the Faust stage (candles) consumes
+results = raw_topic("matcher-results")  # what the Faust stage (candles) consumes
 CANDLES = settings.topic("candles")  # what it produces, through `output`

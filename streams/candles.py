@@ -1,4 +1,5 @@
-"""Candles agent on `trades`: OHLCV per symbol for 1m, 5m, 1h and 1d, by trade time.
+"""Candles agent on `matcher-results` (the trades of each matcher batch of a symbol): OHLCV
+per symbol for 1m, 5m, 1h and 1d, by trade time.
 
 The arithmetic is engine/candles.py (pure). State lives in a changelog-backed table
 keyed by symbol (tables/candles.py): a Faust windowed table would not do here, because
@@ -28,18 +29,18 @@ import time
 from sqlalchemy import text
 
 from engine.candles import GRACE_MS, SymbolCandles, public
-from schemas.codec import TRADE, DecodeError
+from ledger.retry import transaction
+from schemas.codec import MATCHER_RESULTS, DecodeError
 from streams import app as ms
 from streams.batching import Batcher
-from streams.progress import PositionGuard
-from ledger.retry import transaction
 from streams.database import engine
 from streams.health import StageHealth
+from streams.progress import PositionGuard
 from tables.candles import open_candles, position_key
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 2000
+MAX_BATCH = 500  # records: each holds a symbol's trades of one matcher batch
 PERSIST_EVERY_S = 1.0
 BATCH_PAUSE_S = 0.1
 
@@ -87,17 +88,18 @@ async def _process(delivered: list) -> None:
     changed: dict[tuple[str, str, int], dict] = {}
     closed: list[dict] = []
     for event in events:
-        trade = TRADE.decode(event.value)
-        if isinstance(trade, DecodeError):
+        results = MATCHER_RESULTS.decode(event.value)
+        if isinstance(results, DecodeError):
             continue  # settlement dead-letters it; nothing to count
-        state = _state(trade.symbol)
-        updated, done = state.apply(trade.price, trade.quantity, trade.seq, trade.ts)
-        touched[trade.symbol] = event.message.partition
-        for c in updated:
-            changed[(c["symbol"], c["interval"], c["start_ms"])] = c
-        for c in done:
-            closed.append(c)
-            changed[(c["symbol"], c["interval"], c["start_ms"])] = c
+        for trade in results.trades:
+            state = _state(trade.symbol)
+            updated, done = state.apply(trade.price, trade.quantity, trade.seq, trade.ts)
+            touched[trade.symbol] = event.message.partition
+            for c in updated:
+                changed[(c["symbol"], c["interval"], c["start_ms"])] = c
+            for c in done:
+                closed.append(c)
+                changed[(c["symbol"], c["interval"], c["start_ms"])] = c
     closed_keys = {(c["symbol"], c["interval"], c["start_ms"]) for c in closed}
     await _upsert(closed)  # before the state forgets them
     deliveries = []
@@ -125,7 +127,7 @@ async def _process(delivered: list) -> None:
 batcher = Batcher("candles", _process, MAX_BATCH, pause_s=BATCH_PAUSE_S)
 
 
-@ms.app.agent(ms.trades, name="candles")
+@ms.app.agent(ms.results, name="candles")
 async def build_candles(stream):
     async for event in stream.noack().events():
         await batcher.put(event)

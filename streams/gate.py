@@ -50,7 +50,7 @@ class Gate:
         await self.output.flush()  # before the offsets move on
 
     def _send(self, out: GateOutput) -> None:
-        for key, value in out.orders:
+        for key, value in out.order_batches():
             self.output.send(self.orders, key, value)
         for key, value in out.events:
             self.output.send(self.order_events, key, value)

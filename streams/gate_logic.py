@@ -18,9 +18,15 @@ from ledger.faults import RetryBatch
 from ledger.locks import lock_accounts, lock_holdings
 from risk.rules import check_cancel, check_new_order, market_collar, valid_id, within_position_limit
 from schemas.codec import ORDER_REQUEST, DecodeError, encode
-from schemas.records import AcceptedCancel, AcceptedOrder, CancelRequest, NewOrderRequest, OrderEvent
+from schemas.records import (
+    AcceptedCancel,
+    AcceptedOrder,
+    CancelRequest,
+    NewOrderRequest,
+    OrderBatch,
+    OrderEvent,
+)
 from streams.dead_letter import dead_letter
-
 
 # rejections whose fields may not fit the orders table: answered, not recorded
 _NOT_RECORDED = {Reject.MALFORMED, Reject.UNKNOWN_SYMBOL, Reject.BAD_QUANTITY, Reject.BAD_PRICE}
@@ -36,11 +42,16 @@ class RawRecord:
 
 @dataclass(slots=True)
 class GateOutput:
-    orders: list[tuple[bytes, bytes]] = field(default_factory=list)  # key: symbol
+    commands: dict[str, list] = field(default_factory=dict)  # symbol -> accepted, in order
     events: list[tuple[bytes, bytes]] = field(default_factory=list)  # key: account
     dead_letters: list[bytes] = field(default_factory=list)
     accepted: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+
+    def order_batches(self) -> list[tuple[bytes, bytes]]:
+        """(key, value) of the `orders` records: one per symbol."""
+        return [(symbol.encode(), encode(OrderBatch(symbol, commands)))
+                for symbol, commands in self.commands.items()]
 
 
 def _event(out: GateOutput, order_id: str, account: str, symbol: str, status: str, ts: int,
@@ -156,7 +167,7 @@ def _emit_outcome(out: GateOutput, row: store.OrderRow) -> None:
                              quantity=row.quantity, price=row.price, ts=row.created_ms,
                              source_partition=row.source_partition,
                              source_offset=row.source_offset)
-    out.orders.append((row.symbol.encode(), encode(accepted)))
+    out.commands.setdefault(row.symbol, []).append(accepted)
     out.accepted += 1
     _event(out, row.order_id, row.account_id, row.symbol, "ACCEPTED", row.created_ms,
            remaining=row.quantity)
@@ -195,7 +206,7 @@ def _cancel(out: GateOutput, request: CancelRequest, order: store.OrderRow | Non
         cancel = AcceptedCancel(order_id=order.order_id, account=order.account_id,
                                 symbol=order.symbol, ts=now_ms,
                                 source_partition=raw.partition, source_offset=raw.offset)
-        out.orders.append((order.symbol.encode(), encode(cancel)))
+        out.commands.setdefault(order.symbol, []).append(cancel)
         return
     # the symbol of someone else's order is not disclosed
     symbol = order.symbol if order is not None and reason != Reject.NOT_OWNER else ""

@@ -29,12 +29,12 @@ from infra.settings import Settings
 from ledger.db import make_engine
 from ledger.retry import call
 from ledger.specs import read_spec
-from schemas.codec import MATCHER_COMMAND, DecodeError, encode
+from schemas.codec import ORDER_BATCH, DecodeError, encode
 from streams.dead_letter import dead_letter
 from streams.health import StageHealth
 from streams.matcher_state import MatcherState, RebuildError, SymbolState
 from streams.output import Output
-from streams.publish import BOOK, HALTS, ORDER_EVENTS, QUOTES, TRADES, BatchPublisher
+from streams.publish import BOOK, HALTS, ORDER_EVENTS, QUOTES, RESULTS, TRADES, BatchPublisher
 from streams.stages import group_id
 
 log = logging.getLogger("matchstream.matcher")
@@ -44,7 +44,7 @@ CHECKPOINT_INTERVAL_S = 1.0
 CHECKPOINT_EVERY = 50_000  # commands
 POLL_S = 0.1
 RESTORE_TIMEOUT_S = 60.0
-OUTPUTS = (TRADES, ORDER_EVENTS, HALTS, BOOK, QUOTES)
+OUTPUTS = (TRADES, ORDER_EVENTS, HALTS, BOOK, QUOTES, RESULTS)
 
 
 class Matcher:
@@ -108,39 +108,46 @@ class Matcher:
             partition, offset = msg.partition(), msg.offset()
             if partition not in self.owned:
                 continue  # a record of a partition revoked since it was fetched
-            self._handle(msg, partition, offset, publisher)
+            self.applied_since_checkpoint += self._handle(msg, partition, offset, publisher)
             self.positions[partition] = offset + 1
-            self.applied_since_checkpoint += 1
         for name, key, value in publisher.drain():
             self.output.send(self.topics[name], key, value)
 
-    def _handle(self, msg, partition: int, offset: int, publisher: BatchPublisher) -> None:
+    def _handle(self, msg, partition: int, offset: int, publisher: BatchPublisher) -> int:
+        """Apply one `orders` record (a gate batch of one symbol); how many commands it held."""
         value = msg.value()
-        record = MATCHER_COMMAND.decode(value)
-        problem = record if isinstance(record, DecodeError) else None
-        if problem is None:
-            symbol_state = self._symbol_state(record.symbol, partition)
-            if symbol_state is None:
-                problem = DecodeError(f"unknown symbol {record.symbol!r}", value)
-            else:
+        batch = ORDER_BATCH.decode(value)
+        if isinstance(batch, DecodeError):
+            self._dead_letter(batch, partition, offset, msg.key())
+            return 1
+        symbol_state = self._symbol_state(batch.symbol, partition)
+        if symbol_state is None:
+            self._dead_letter(DecodeError(f"unknown symbol {batch.symbol!r}", value), partition,
+                              offset, msg.key())
+        elif self.state.claim(symbol_state, partition, offset):
+            for index, command in enumerate(batch.commands):
                 try:
-                    events = self.state.apply(symbol_state, record, partition, offset)
+                    events = self.state.apply(symbol_state, command)
                 except RebuildError:
                     raise  # the book is lost: a restart restores it from its snapshot
                 except Exception as exc:  # the book is what it was before the command
                     publisher.rebind(symbol_state.book)  # which may be a rebuilt copy
-                    if isinstance(exc, ValueError):
-                        problem = DecodeError(f"not a valid command: {exc}", value)
-                    else:
-                        log.exception("matcher: %s[%d]@%d broke the engine", self.orders,
-                                      partition, offset)
-                        problem = DecodeError(f"cannot be applied: {exc!r}", value)
+                    if not isinstance(exc, ValueError):
+                        log.exception("matcher: command %d of %s[%d]@%d broke the engine",
+                                      index, self.orders, partition, offset)
+                    self._dead_letter(DecodeError(
+                        f"command {index} of the record cannot be applied: {exc!r}",
+                        encode(command)), partition, offset, msg.key())
                 else:
                     if events:
                         publisher.add(symbol_state.book, events)
-        if problem is not None:
-            letter = dead_letter(problem, self.orders, partition, offset, msg.key())
-            self.output.send(self.dead_letters, self.orders.encode(), encode(letter))
+        return len(batch.commands)
+
+    def _dead_letter(self, problem: DecodeError, partition: int, offset: int,
+                     key: bytes | None) -> None:
+        letter = dead_letter(problem, self.orders, partition, offset, key)
+        self.output.send(self.dead_letters, self.orders.encode(), encode(letter))
+        self.health.dead_lettered(self.orders)
 
     def _symbol_state(self, symbol: str, partition: int) -> SymbolState | None:
         found = self.state.get(symbol)

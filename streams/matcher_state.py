@@ -97,21 +97,25 @@ class MatcherState:
         self.symbols[spec.symbol] = state
         return state
 
-    def apply(self, state: SymbolState, record: AcceptedOrder | AcceptedCancel,
-              partition: int, offset: int) -> list | None:
-        """Events of the command at `orders` partition/offset, or None when the book has
-        already applied it.
-
-        Raises ValueError for a record the engine cannot express (e.g. an unknown side),
-        changing nothing. Any exception from the engine is raised again once the book is
-        back to what it was before the command; the command counts as applied (a replay
-        skips it). RebuildError when the book cannot be put back.
-        """
+    def claim(self, state: SymbolState, partition: int, offset: int) -> bool:
+        """Whether the book has yet to apply the `orders` record at partition/offset; it
+        counts as applied from now on (a record is applied whole, between snapshots)."""
         if offset <= state.applied.get(partition, -1):
-            return None
-        command = to_command(record)
+            return False
         state.applied[partition] = offset
         state.dirty = True
+        return True
+
+    def apply(self, state: SymbolState, record: AcceptedOrder | AcceptedCancel) -> list | None:
+        """Events of one command of a claimed record, or None when the gate sent its request
+        twice.
+
+        Raises ValueError for a command the engine cannot express (e.g. an unknown side),
+        changing nothing. Any exception from the engine is raised again once the book is
+        back to what it was before the command. RebuildError when the book cannot be put
+        back.
+        """
+        command = to_command(record)
         source = record.source_partition
         if source >= 0:  # -1: not from the gate
             if record.source_offset <= state.gate_marks.get(source, -1):

@@ -14,10 +14,13 @@ from engine.events import (
     Trade,
 )
 from schemas.codec import encode
-from schemas.records import Halt, OrderEvent, Quote
+from schemas.records import Halt, MatcherResults, OrderEvent, Quote
 from schemas.records import Trade as TradeRecord
 
 TRADES, ORDER_EVENTS, HALTS, BOOK, QUOTES = "trades", "order-events", "halts", "book", "quotes"
+RESULTS = "matcher-results"
+# the matcher's order events that give back what the gate reserved
+RELEASING = ("CANCELLED", "REJECTED")
 
 
 class BatchPublisher:
@@ -27,12 +30,15 @@ class BatchPublisher:
     absolute values, so within a batch only the last value of each level and of each
     symbol's quote is sent: a consumer misses intermediate states of a few
     milliseconds, never the current one, and the topics carry far fewer records.
+    Settlement and candles read one internal `matcher-results` record per symbol per
+    batch instead: its trades, the releases of cancelled or rejected remainders, halts.
     """
 
     def __init__(self) -> None:
         self.records: list[tuple[str, bytes, bytes]] = []
         self._levels: dict[tuple, LevelChanged] = {}
         self._quotes: dict[str, tuple] = {}  # symbol -> (book, last event, last trade)
+        self._results: dict[str, MatcherResults] = {}
 
     def add(self, book, events: list) -> None:
         last_trade = None
@@ -44,7 +50,17 @@ class BatchPublisher:
                 moved = True
             elif kind is Trade:
                 last_trade = ev
-        self.records += records_for(events)
+        results = self._results.get(book.symbol)
+        if results is None:
+            results = self._results[book.symbol] = MatcherResults(book.symbol, [], [], [])
+        for topic, record in records_for(events):
+            self.records.append((topic, _key(topic, record), encode(record)))
+            if topic is TRADES:
+                results.trades.append(record)
+            elif topic is HALTS:
+                results.halts.append(record)
+            elif record.status in RELEASING:
+                results.releases.append(record)
         if last_trade is not None or moved:
             known = self._quotes.get(book.symbol)
             if last_trade is None and known is not None:
@@ -62,8 +78,14 @@ class BatchPublisher:
         out = self.records
         out += [_level(ev) for ev in self._levels.values()]
         out += [_quote(*entry) for entry in self._quotes.values()]
-        self.records, self._levels, self._quotes = [], {}, {}
+        out += [(RESULTS, symbol.encode(), encode(r)) for symbol, r in self._results.items()
+                if r.trades or r.releases or r.halts]
+        self.records, self._levels, self._quotes, self._results = [], {}, {}, {}
         return out
+
+
+def _key(topic: str, record) -> bytes:
+    return (record.account if topic is ORDER_EVENTS else record.symbol).encode()
 
 
 def _level(ev: LevelChanged) -> tuple[str, bytes, bytes]:
@@ -81,18 +103,17 @@ def _quote(book, last_event, last_trade) -> tuple[str, bytes, bytes]:
     return (QUOTES, book.symbol.encode(), encode(rec))
 
 
-def records_for(events: list) -> list[tuple[str, bytes, bytes]]:
-    """(topic, key, value) of every trade, order event and halt, in event order."""
-    out = []
+def records_for(events: list) -> list[tuple[str, object]]:
+    """(topic, record) of every trade, order event and halt, in event order."""
+    out: list[tuple[str, object]] = []
     for ev in events:
         kind = type(ev)
         if kind is Trade:
-            rec = TradeRecord(trade_id=ev.trade_id, symbol=ev.symbol, seq=ev.seq, price=ev.price,
-                              quantity=ev.quantity, buy_order_id=ev.buy_order_id,
-                              sell_order_id=ev.sell_order_id, buyer=ev.buyer, seller=ev.seller,
-                              maker_order_id=ev.maker_order_id, aggressor=str(ev.taker_side),
-                              ts=ev.ts)
-            out.append((TRADES, ev.symbol.encode(), encode(rec)))
+            out.append((TRADES, TradeRecord(
+                trade_id=ev.trade_id, symbol=ev.symbol, seq=ev.seq, price=ev.price,
+                quantity=ev.quantity, buy_order_id=ev.buy_order_id,
+                sell_order_id=ev.sell_order_id, buyer=ev.buyer, seller=ev.seller,
+                maker_order_id=ev.maker_order_id, aggressor=str(ev.taker_side), ts=ev.ts)))
         elif kind is Filled or kind is PartiallyFilled:
             status = "FILLED" if kind is Filled else "PARTIALLY_FILLED"
             out.append(_order_event(ev, status, filled=ev.filled, remaining=ev.remaining))
@@ -104,19 +125,17 @@ def records_for(events: list) -> list[tuple[str, bytes, bytes]]:
             status = "REJECTED" if ev.command is CommandKind.NEW else "CANCEL_REJECTED"
             out.append(_order_event(ev, status, reason=str(ev.reason)))
         elif kind is Halted:
-            rec = Halt(symbol=ev.symbol, halted=True, ts=ev.ts, until_ts=ev.halted_until,
-                       reference_price=ev.reference_price, attempted_price=ev.attempted_price)
-            out.append((HALTS, ev.symbol.encode(), encode(rec)))
+            out.append((HALTS, Halt(symbol=ev.symbol, halted=True, ts=ev.ts,
+                                    until_ts=ev.halted_until,
+                                    reference_price=ev.reference_price,
+                                    attempted_price=ev.attempted_price)))
         elif kind is Resumed:
-            out.append((HALTS, ev.symbol.encode(), encode(Halt(symbol=ev.symbol, halted=False,
-                                                               ts=ev.ts))))
+            out.append((HALTS, Halt(symbol=ev.symbol, halted=False, ts=ev.ts)))
     return out
 
 
 def _order_event(ev, status: str, reason: str | None = None, filled: int = 0,
-                 remaining: int = 0) -> tuple[str, bytes, bytes]:
-    rec = OrderEvent(order_id=ev.order_id, account=ev.account, symbol=ev.symbol, status=status,
-                     ts=ev.ts, reason=reason, filled_quantity=filled,
-                     remaining_quantity=remaining, seq=ev.seq)
-    return (ORDER_EVENTS, ev.account.encode(), encode(rec))
-
+                 remaining: int = 0) -> tuple[str, OrderEvent]:
+    return (ORDER_EVENTS, OrderEvent(
+        order_id=ev.order_id, account=ev.account, symbol=ev.symbol, status=status, ts=ev.ts,
+        reason=reason, filled_quantity=filled, remaining_quantity=remaining, seq=ev.seq))

@@ -49,11 +49,12 @@ class BatchPolicy(Generic[T]):
         self.health = health
 
     async def apply(self, items: Sequence[T], work: Work, where: Where,
-                    may_drop: bool = True) -> tuple[list[R], list[tuple[T, Exception]]]:
+                    may_drop: Callable[[T], bool] = lambda _: True,
+                    ) -> tuple[list[R], list[tuple[T, Exception]]]:
         """Results of work over the batch, and the (item, error) pairs proven to be poison.
 
-        With may_drop False a proven poison blocks the stage until an operator skips it;
-        only then is it returned (with SkippedByOperator)."""
+        A proven poison that may not be dropped blocks the stage until an operator skips
+        it; only then is it returned (with SkippedByOperator)."""
         if not items:
             return [], []
         try:
@@ -65,7 +66,7 @@ class BatchPolicy(Generic[T]):
         results: list[R] = []
         poison: list[tuple[T, Exception]] = []
         for item in items:
-            applied, outcome = await self._alone(item, work, where(item), may_drop)
+            applied, outcome = await self._alone(item, work, where(item), may_drop(item))
             if applied:
                 results.append(outcome)
             else:

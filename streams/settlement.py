@@ -1,13 +1,15 @@
-"""Settlement stage: trades, released remainders and halts into PostgreSQL.
+"""Settlement stage: the matcher's results into PostgreSQL (trades, released remainders,
+halts).
 
-Reads with confluent-kafka (streams/direct.py); offsets are committed once a batch is
-applied.
+Reads `matcher-results` with confluent-kafka (streams/direct.py): one record per symbol
+per matcher batch. Each batch of records is one transaction, trades first, then the
+releases, then the halts; offsets are committed once it is applied. Every effect is
+idempotent (see ledger/settlement.py), so a replay is harmless.
 
-Each batch is one transaction; batches may mix partitions because every effect is
-idempotent (see ledger/settlement.py). A database fault pauses the stage until it
-passes (streams/resilient.py). What cannot be decoded is dead-lettered. A release or a
-halt proven unprocessable on its own is dead-lettered too; a trade never is: one that
-cannot settle stops settlement, which alarms until it is fixed or an operator skips it.
+A database fault pauses the stage until it passes (streams/resilient.py). What cannot be
+decoded is dead-lettered. A record without trades that is proven unprocessable on its
+own is dead-lettered too; one with trades never is: a trade that cannot settle stops
+settlement, which alarms until it is fixed or an operator skips it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from collections.abc import Sequence
 
 from infra.settings import Settings
 from ledger import settlement
-from schemas.codec import HALT, ORDER_EVENT, TRADE, Codec, DecodeError, encode
+from schemas.codec import MATCHER_RESULTS, DecodeError, encode
+from schemas.records import MatcherResults
 from streams.database import engine
 from streams.dead_letter import dead_letter
 from streams.direct import DirectStage, serve
@@ -24,61 +27,48 @@ from streams.health import StageHealth
 from streams.output import Output
 from streams.resilient import BatchPolicy
 
-MAX_BATCH = 2000
+MAX_BATCH = 500  # records: each holds a symbol's share of a matcher batch
 
 
 class Settlement:
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        self.topic = settings.topic("matcher-results")
         self.dead_letters = settings.topic("dead-letters")
         self.health = StageHealth("settlement")
         self.output = Output(settings, self.health)
         self.policy = BatchPolicy("settlement", engine(), self.health)
 
-    def _dead_letter(self, event, topic_name: str, error: DecodeError) -> None:
-        topic = self.settings.topic(topic_name)
-        letter = dead_letter(error, topic, event.message.partition, event.message.offset,
-                             event.key)
-        self.output.send(self.dead_letters, topic_name.encode(), encode(letter))
-        self.health.dead_lettered(topic)
-
-    async def _settle(self, events: list, codec: Codec, topic_name: str, work,
-                      may_drop: bool = True) -> None:
-        """Decode, apply in one transaction, dead-letter what may be and proved poison."""
+    async def process(self, events: list) -> None:
         pairs = []
         for event in events:
-            record = codec.decode(event.value)
+            record = MATCHER_RESULTS.decode(event.value)
             if isinstance(record, DecodeError):
-                self._dead_letter(event, topic_name, record)
+                self._dead_letter(event, record)
             else:
                 pairs.append((event, record))
-        topic = self.settings.topic(topic_name)
         _, poison = await self.policy.apply(
-            pairs, lambda conn, items: work(conn, [record for _, record in items]),
-            where=lambda pair: (topic, pair[0].message.partition, pair[0].message.offset),
-            may_drop=may_drop)
+            pairs, lambda conn, items: settle(conn, [record for _, record in items]),
+            where=lambda pair: (self.topic, pair[0].message.partition, pair[0].message.offset),
+            may_drop=lambda pair: not pair[1].trades)
         for (event, _), exc in poison:
-            self._dead_letter(event, topic_name, DecodeError(
-                f"cannot be applied: {exc}", event.value or b""))
+            self._dead_letter(event, DecodeError(f"cannot be applied: {exc}", event.value or b""))
         await self.output.flush()  # before the offsets move on
 
-    async def trades(self, events: list) -> None:
-        await self._settle(events, TRADE, "trades", settlement.settle_trades, may_drop=False)
-
-    async def order_events(self, events: list) -> None:
-        await self._settle(events, ORDER_EVENT, "order-events", settlement.release_remainders)
-
-    async def halts(self, events: list) -> None:
-        await self._settle(events, HALT, "halts", _apply_halts)
+    def _dead_letter(self, event, error: DecodeError) -> None:
+        letter = dead_letter(error, self.topic, event.message.partition, event.message.offset,
+                             event.key)
+        self.output.send(self.dead_letters, self.topic.encode(), encode(letter))
+        self.health.dead_lettered(self.topic)
 
 
-async def _apply_halts(conn, halts: Sequence) -> None:
-    for h in halts:
-        await settlement.apply_halt(conn, h.symbol, h.halted, h.ts, h.until_ts)
+async def settle(conn, results: Sequence[MatcherResults]) -> None:
+    """One transaction's work: every trade, then every release, then every halt."""
+    await settlement.settle_trades(conn, [t for r in results for t in r.trades])
+    await settlement.release_remainders(conn, [e for r in results for e in r.releases])
+    for halt in (h for r in results for h in r.halts):
+        await settlement.apply_halt(conn, halt.symbol, halt.halted, halt.ts, halt.until_ts)
 
 
 def main(settings: Settings) -> None:
     stage = Settlement(settings)
-    serve(DirectStage(settings, "settlement", {"trades": stage.trades,
-                                               "order-events": stage.order_events,
-                                               "halts": stage.halts}, MAX_BATCH))
+    serve(DirectStage(settings, "settlement", {"matcher-results": stage.process}, MAX_BATCH))

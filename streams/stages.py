@@ -17,8 +17,8 @@ from infra.settings import Settings
 STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "gate": ("streams.gate", ("order-requests",)),
     "matcher": ("streams.matcher", ("orders",)),
-    "settlement": ("streams.settlement", ("trades", "order-events", "halts")),
-    "market": ("streams.candles", ("trades",)),
+    "settlement": ("streams.settlement", ("matcher-results",)),
+    "market": ("streams.candles", ("matcher-results",)),
 }
 
 

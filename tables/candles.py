@@ -3,7 +3,7 @@
 The value is engine.candles.SymbolCandles.state: the symbol's watermark and its open
 candles for every interval, i.e. the table is keyed by symbol and holds each
 (interval, start) window inside. It is written to the changelog partition of the
-symbol's `trades` partition, so a worker that takes over that partition restores the
+symbol's `matcher-results` partition, so a worker that takes over that partition restores the
 candles it now owns. The agent awaits each write (tables/raw.py), so it acknowledges
 trades only once the state that counts them is in Kafka.
 """

@@ -10,7 +10,7 @@ from engine.enums import Side
 from engine.events import Trade
 from engine.spec import SymbolSpec
 from ledger.specs import read_spec
-from schemas.codec import MATCHER_COMMAND, DecodeError
+from schemas.codec import ORDER_BATCH, DecodeError
 from streams.matcher_state import MatcherState
 from tests.platform import wait_for
 
@@ -47,14 +47,21 @@ def replay_orders(bootstrap: str, topic: str, specs: dict[str, SymbolSpec]):
     trades: dict[str, Trade] = {}
     for partition, records in read_partitions(bootstrap, topic).items():
         for offset, value in records:
-            record = MATCHER_COMMAND.decode(value)
-            if isinstance(record, DecodeError):
+            batch = ORDER_BATCH.decode(value)
+            if isinstance(batch, DecodeError) or batch.symbol not in specs:
                 continue
-            symbol_state = state.get(record.symbol) or state.create(specs[record.symbol],
-                                                                    partition)
-            for event in state.apply(symbol_state, record, partition, offset) or ():
-                if type(event) is Trade:
-                    trades[event.trade_id] = event
+            symbol_state = state.get(batch.symbol) or state.create(specs[batch.symbol],
+                                                                   partition)
+            if not state.claim(symbol_state, partition, offset):
+                continue
+            for command in batch.commands:
+                try:
+                    events = state.apply(symbol_state, command) or ()
+                except Exception:
+                    continue  # dead-lettered by the matcher, the book left as it was
+                for event in events:
+                    if type(event) is Trade:
+                        trades[event.trade_id] = event
     resting = {}
     for symbol_state in state.symbols.values():
         for side in (Side.BUY, Side.SELL):

@@ -8,8 +8,17 @@ import bisect
 
 from engine.commands import Cancel, NewOrder, Replace
 from engine.enums import CancelReason, CommandKind, OrderType, Reject, Side, TimeInForce
-from engine.events import (Accepted, Cancelled, Filled, Halted, PartiallyFilled, Rejected,
-                           Replaced, Resumed, Trade)
+from engine.events import (
+    Accepted,
+    Cancelled,
+    Filled,
+    Halted,
+    PartiallyFilled,
+    Rejected,
+    Replaced,
+    Resumed,
+    Trade,
+)
 from engine.spec import SymbolSpec
 
 

@@ -1,9 +1,10 @@
 """Circuit breaker: reference price, halt, rejection while halted, resume."""
 from __future__ import annotations
 
+from engine_helpers import SYM, T0, apply_all, buy, cancel, kinds, make_book, replace, resting, sell
+
 from engine.enums import CancelReason, Reject, TimeInForce
 from engine.events import Halted, Resumed, Trade
-from engine_helpers import T0, SYM, apply_all, buy, cancel, kinds, make_book, replace, resting, sell
 
 MIN = 60_000
 

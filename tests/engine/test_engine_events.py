@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 
+from engine_flows import SYMBOL, random_flow
+
 from engine.book import Book
 from engine.enums import Side
 from engine.events import LevelChanged, from_dict, to_dict
 from engine.spec import SymbolSpec
-from engine_flows import SYMBOL, random_flow
 
 
 def test_every_event_type_round_trips_through_json_without_floats():

@@ -1,10 +1,10 @@
 """Scenario tests: book before, command, events, book after."""
 from __future__ import annotations
 
+from engine_helpers import SYM, T0, apply_all, buy, kinds, make_book, market, resting, sell
+
 from engine.enums import CancelReason, Side, TimeInForce
-from engine.events import (Accepted, Cancelled, Filled, PartiallyFilled, Trade)
-from engine_helpers import (SYM, T0, apply_all, buy, kinds, make_book, market, resting,
-                            sell)
+from engine.events import Accepted, Cancelled, Filled, PartiallyFilled, Trade
 
 BUY, SELL = Side.BUY, Side.SELL
 

@@ -1,12 +1,25 @@
 """Cancel, replace and validation scenarios."""
 from __future__ import annotations
 
+from engine_helpers import (
+    SYM,
+    T0,
+    apply_all,
+    buy,
+    cancel,
+    kinds,
+    limit,
+    make_book,
+    market,
+    replace,
+    resting,
+    sell,
+)
+
 from engine.enums import CancelReason, Reject, Side, Stage
 from engine.events import Cancelled, Rejected, Replaced
 from engine.exchange import Exchange
 from engine.spec import SymbolSpec
-from engine_helpers import (SYM, T0, apply_all, buy, cancel, kinds, limit, make_book, market,
-                            replace, resting, sell)
 
 
 def test_cancel_removes_order_and_reports_remaining():

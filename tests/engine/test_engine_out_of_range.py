@@ -6,12 +6,12 @@ levels[INF] (KeyError); an event time >= INF recursed between apply and _resume 
 from __future__ import annotations
 
 import pytest
+from engine_helpers import apply_all, buy, cancel, limit, make_book, market, replace, sell
 
 from engine import snapshot
 from engine.breaker import INF
 from engine.enums import Reject, Side
 from engine.events import Rejected
-from engine_helpers import apply_all, buy, cancel, limit, make_book, market, replace, sell
 
 
 def rejected(events) -> Reject:

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from engine_flows import SYMBOL, random_flow
+from engine_reference import RefBook
 
 from engine.book import Book
 from engine.spec import SymbolSpec
-from engine_flows import SYMBOL, random_flow
-from engine_reference import RefBook
 
 
 def tagged(events):

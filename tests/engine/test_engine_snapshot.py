@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from engine_flows import SYMBOL, random_flow
 
 from engine import snapshot
 from engine.book import Book
 from engine.spec import SymbolSpec
-from engine_flows import SYMBOL, random_flow
 
 SPEC = SymbolSpec(SYMBOL, band_bps=60, window_ms=40, halt_ms=10)
 

@@ -2,6 +2,7 @@
 and the same events as the reference matcher."""
 from __future__ import annotations
 
+from engine_reference import RefBook
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -10,7 +11,6 @@ from engine.book import Book
 from engine.commands import Cancel, NewOrder, Replace
 from engine.enums import OrderType, Side, TimeInForce
 from engine.spec import SymbolSpec
-from engine_reference import RefBook
 
 SYM = "HYP"
 accounts = st.sampled_from(["a", "b", "c"])

@@ -3,13 +3,13 @@ and a transition outside the table is an error."""
 from __future__ import annotations
 
 import pytest
+from engine_flows import SYMBOL, random_flow
 
 from engine.book import Book
 from engine.enums import CancelReason, CommandKind, Reject
 from engine.events import Accepted, Cancelled, Filled, Rejected
 from engine.spec import SymbolSpec
 from engine.status import TERMINAL, IllegalTransition, OrderStatus, next_status
-from engine_flows import SYMBOL, random_flow
 
 ORDER_EVENTS = ("Accepted", "Rejected", "PartiallyFilled", "Filled", "Cancelled", "Replaced")
 

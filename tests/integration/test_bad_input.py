@@ -1,8 +1,9 @@
 """Bad input on every topic the platform reads never stops it.
 
-Each record a client or a broken producer could write to order-requests, orders,
-trades, order-events or halts ends as either a typed rejection (an order-events record
-REJECTED / CANCEL_REJECTED with a reason from engine.enums.Reject) or a dead letter on
+Each record a client or a broken producer could write to the topics the pipeline reads
+(order-requests, orders, matcher-results) ends as either a typed rejection (an
+order-events record REJECTED / CANCEL_REJECTED with a reason from engine.enums.Reject)
+or a dead letter on
 `dead-letters` naming the source topic, partition and offset; and every good order
 sent around the bad records is still accepted, matched and settled. One worker per
 test; many cases per test. The last test sends records that decode but can never be
@@ -25,7 +26,16 @@ from engine.enums import Reject
 from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT
 from schemas.codec import DEAD_LETTER, ORDER_EVENT, DecodeError, encode
-from schemas.records import AcceptedOrder, CancelRequest, Halt, NewOrderRequest, OrderEvent, Trade
+from schemas.records import (
+    AcceptedOrder,
+    CancelRequest,
+    Halt,
+    MatcherResults,
+    NewOrderRequest,
+    OrderBatch,
+    OrderEvent,
+    Trade,
+)
 from tests.platform import Platform, consume, wait_for
 
 WAIT = 60  # seconds: an upper bound for something to appear, never a performance claim
@@ -411,6 +421,11 @@ def test_bad_cancels_and_duplicate_order_ids(platform):
 
 # -- the internal topics: orders, trades, order-events, halts ---------------------------
 
+def results(symbol: str, trades=(), releases=(), halts=()) -> MatcherResults:
+    """A `matcher-results` record, as the matcher writes one per symbol and batch."""
+    return MatcherResults(symbol, list(trades), list(releases), list(halts))
+
+
 def trade_pair(p: Platform, feed: Feed, tag: str, price: int = 10_000) -> None:
     """alice sells 10 ACME to bob; wait until both orders are filled in the ledger."""
     p.send("order-requests", b"alice", order(f"{tag}-sell", "alice", "ACME", "SELL", 10, price))
@@ -455,17 +470,17 @@ def test_internal_topics_dead_letter_garbage_and_keep_going(platform):
     trade_pair(p, feed, "before")
     now = int(time.time() * 1000)
     samples = {
-        "orders": encode(AcceptedOrder(order_id="x", account="bob", symbol="ACME", side="BUY",
-                                       order_type="LIMIT", tif="GTC", quantity=1, price=10_000,
-                                       ts=now)),
-        "trades": encode(Trade(trade_id="t-x", symbol="ACME", seq=99, price=10_000, quantity=1,
-                               buy_order_id="before-buy", sell_order_id="before-sell",
-                               buyer="bob", seller="alice", maker_order_id="before-sell",
-                               aggressor="BUY", ts=now)),
-        "order-events": encode(OrderEvent(order_id="before-buy", account="bob", symbol="ACME",
-                                          status="CANCELLED", ts=now, remaining_quantity=10,
-                                          seq=99)),
-        "halts": encode(Halt(symbol="ACME", halted=True, ts=now, until_ts=now + 3_600_000)),
+        "orders": encode(OrderBatch("ACME", [AcceptedOrder(
+            order_id="x", account="bob", symbol="ACME", side="BUY", order_type="LIMIT",
+            tif="GTC", quantity=1, price=10_000, ts=now)])),
+        "matcher-results": encode(results(
+            "ACME", trades=[Trade(trade_id="t-x", symbol="ACME", seq=99, price=10_000,
+                                  quantity=1, buy_order_id="before-buy",
+                                  sell_order_id="before-sell", buyer="bob", seller="alice",
+                                  maker_order_id="before-sell", aggressor="BUY", ts=now)],
+            releases=[OrderEvent(order_id="before-buy", account="bob", symbol="ACME",
+                                 status="CANCELLED", ts=now, remaining_quantity=10, seq=99)],
+            halts=[Halt(symbol="ACME", halted=True, ts=now, until_ts=now + 3_600_000)])),
     }
     letters = []
     for topic, sample in samples.items():
@@ -487,8 +502,8 @@ def test_internal_topics_dead_letter_garbage_and_keep_going(platform):
     p.flush()
     wait_status(p, feed, "rest", "ACCEPTED")
     p.send("order-requests", b"bob", CancelRequest(order_id="rest", account="bob"))
-    p.send("halts", b"HALTME", Halt(symbol="HALTME", halted=True, ts=now,
-                                    until_ts=now + 3_600_000))
+    p.send("matcher-results", b"HALTME", results("HALTME", halts=[
+        Halt(symbol="HALTME", halted=True, ts=now, until_ts=now + 3_600_000)]))
     p.flush()
     wait_status(p, feed, "rest", "CANCELLED")
     wait_for(lambda: p.scalar("SELECT halted_until_ms FROM symbols WHERE symbol = 'HALTME'")
@@ -533,16 +548,17 @@ def test_unprocessable_records_do_not_stall_any_agent(platform):
     now = int(time.time() * 1000)
 
     # internal topics: records that decode but that the ledger can never apply ...
-    over_release = send_at(p, "order-events", b"bob", OrderEvent(
+    over_release = send_at(p, "matcher-results", b"ACME", results("ACME", releases=[OrderEvent(
         order_id="rest", account="bob", symbol="ACME", status="CANCELLED", ts=now,
-        reason="USER", remaining_quantity=1_000, seq=1_000))  # rest has only 3
-    huge_halt = send_at(p, "halts", b"ACME", Halt(symbol="ACME", halted=True, ts=now,
-                                                  until_ts=10**30))
+        reason="USER", remaining_quantity=1_000, seq=1_000)]))  # rest has only 3
+    huge_halt = send_at(p, "matcher-results", b"ACME", encode(results("ACME", halts=[
+        Halt(symbol="ACME", halted=True, ts=now, until_ts=now)])).replace(
+        b'"until_ts":%d' % now, b'"until_ts":%d' % 10**30))
     flush(p, over_release, huge_halt)
     # ... then good work for each of those agents
     p.send("order-requests", b"bob", CancelRequest(order_id="rest2", account="bob"))
-    p.send("halts", b"HALTME", Halt(symbol="HALTME", halted=True, ts=now,
-                                    until_ts=now + 3_600_000))
+    p.send("matcher-results", b"HALTME", results("HALTME", halts=[
+        Halt(symbol="HALTME", halted=True, ts=now, until_ts=now + 3_600_000)]))
     p.flush()
     pending = {
         "settle-order-events (after an event releasing more than the order holds)":
@@ -589,10 +605,10 @@ def test_a_trade_that_cannot_settle_stops_settlement_until_an_operator_skips_it(
     p = platform
     worker, feed = alice_and_bob(p)
     p.wait_ready(worker)
-    ghost = send_at(p, "trades", b"ACME", Trade(
+    ghost = send_at(p, "matcher-results", b"ACME", results("ACME", trades=[Trade(
         trade_id="t-ghost", symbol="ACME", seq=1_000, price=10_000, quantity=1,
         buy_order_id="ghost-buy", sell_order_id="ghost-sell", buyer="bob", seller="alice",
-        maker_order_id="ghost-sell", aggressor="BUY", ts=int(time.time() * 1000)))
+        maker_order_id="ghost-sell", aggressor="BUY", ts=int(time.time() * 1000))]))
     flush(p, ghost)
     blocked = {"stage": "settlement", "reason": "record_refused"}
     wait_for(lambda: p.worker_metric(worker, "matchstream_stage_blocked", **blocked) == 1,
@@ -608,7 +624,8 @@ def test_a_trade_that_cannot_settle_stops_settlement_until_an_operator_skips_it(
     assert status_of(p, "b1") == "ACCEPTED" and p.scalar("SELECT count(*) FROM trades") == 0
     assert not any((d.topic, d.offset) == (ghost.topic, ghost.offset) for d in feed.letters)
 
-    subprocess.run([sys.executable, "-m", "cli.main", "skip", "trades", str(ghost.partition),
+    subprocess.run([sys.executable, "-m", "cli.main", "skip", "matcher-results",
+                    str(ghost.partition),
                     str(ghost.offset), "--reason", "forged by a test"], env=p.env(),
                    cwd=REPO_ROOT, check=True, capture_output=True)
     wait_status(p, feed, "b1", "FILLED")
@@ -616,7 +633,7 @@ def test_a_trade_that_cannot_settle_stops_settlement_until_an_operator_skips_it(
     wait_for(lambda: p.worker_metric(worker, "matchstream_stage_blocked", **blocked) == 0,
              WAIT, "settlement no longer blocked", feed.logs)
     assert cash(p, "bob") == (10_000_000 - 100_000, 0)
-    assert_reconciled_besides(p, also=("trade t-ghost is in the topic but not settled",))
+    assert_reconciled_besides(p)
 
 
 # -- records too large to echo ---------------------------------------------------------
@@ -630,7 +647,7 @@ def test_huge_records_become_bounded_dead_letters_on_every_topic(platform):
     garbage = b"\x01" * (11 * 1024 * 1024)  # JSON escapes each as 6 bytes
     huge_id = raw_order(order_id="x" * (11 * 1024 * 1024))
     sent = []
-    for topic in ("order-requests", "orders", "trades", "order-events", "halts"):
+    for topic in ("order-requests", "orders", "matcher-results"):
         for value in (garbage, huge_id):
             sent.append(Sent(p.topic(topic)))
 

@@ -13,7 +13,7 @@ import time
 
 from engine.breaker import INF
 from schemas.codec import encode
-from schemas.records import AcceptedCancel, AcceptedOrder
+from schemas.records import AcceptedCancel, AcceptedOrder, OrderBatch
 from tests.integration.test_bad_input import (  # noqa: F401 (own_web_port: autouse fixture)
     WAIT,
     Sent,
@@ -43,6 +43,11 @@ def send_to(p: Platform, topic: str, partition: int, key: bytes, value) -> Sent:
     return sent
 
 
+def batch(command) -> OrderBatch:
+    """An `orders` record of one command."""
+    return OrderBatch(command.symbol, [command])
+
+
 def ghost_order(order_id: str, price: int, ts: int) -> AcceptedOrder:
     """An accepted BUY the gate never saw: an account the ledger does not know."""
     return AcceptedOrder(order_id=order_id, account="ghost", symbol="ACME", side="BUY",
@@ -62,12 +67,12 @@ def test_commands_that_would_break_the_engine_are_dead_lettered(platform):
     now = int(time.time() * 1000)
     bad = [
         # an event time just below the sentinel: the halt / breaker arithmetic runs past it
-        send_at(p, "orders", b"ACME", ghost_order("far-future", 9_000, INF - 1)),
+        send_at(p, "orders", b"ACME", batch(ghost_order("far-future", 9_000, INF - 1))),
         # an event time at it: _resume and apply called each other forever
-        send_at(p, "orders", b"ACME", AcceptedCancel(order_id="before-buy", account="ghost",
-                                                     symbol="ACME", ts=INF)),
+        send_at(p, "orders", b"ACME", batch(AcceptedCancel(
+            order_id="before-buy", account="ghost", symbol="ACME", ts=INF))),
         # a BUY at the sentinel crossed the empty ask side: levels[INF], KeyError
-        send_at(p, "orders", b"ACME", ghost_order("inf-price", INF, now)),
+        send_at(p, "orders", b"ACME", batch(ghost_order("inf-price", INF, now))),
     ]
     flush(p, *bad)
     for sent in bad:
@@ -102,8 +107,8 @@ def test_a_record_on_a_wrong_orders_partition_does_not_disable_its_symbol(platfo
     now = int(time.time() * 1000)
     # resting bids far below the trades to come: they never trade, the ledger never
     # hears of them (the matcher publishes no event for an order that just rests)
-    ghosts = [send_to(p, "orders", wrong, b"ACME", ghost_order(f"ghost-{i}", 5_000, now))
-              for i in range(GHOSTS)]
+    ghosts = [send_to(p, "orders", wrong, b"ACME",
+                      batch(ghost_order(f"ghost-{i}", 5_000, now))) for i in range(GHOSTS)]
     flush(p, *ghosts)
     assert [s.offset for s in ghosts] == list(range(GHOSTS))
     book = p.consumer("book")

@@ -11,7 +11,8 @@ import msgspec
 from engine.breaker import Breaker
 from engine.spec import SymbolSpec
 from schemas.codec import DEAD_LETTER, encode
-from schemas.records import AcceptedOrder
+from schemas.records import AcceptedOrder, OrderBatch
+from streams.health import StageHealth
 from streams.matcher import Matcher
 from streams.matcher_state import MatcherState
 
@@ -55,8 +56,10 @@ class Sent:
 def matcher() -> Matcher:
     m = Matcher.__new__(Matcher)  # no consumer, producer or database
     m.orders, m.dead_letters = "orders", "dead-letters"
-    m.topics = {name: name for name in ("trades", "order-events", "halts", "book", "quotes")}
+    m.topics = {name: name for name in ("trades", "order-events", "halts", "book", "quotes",
+                                        "matcher-results")}
     m.output = Sent()
+    m.health = StageHealth("matcher")
     m.state = MatcherState()
     m.state.create(SPEC, 0)
     m.owned = {0}
@@ -65,16 +68,21 @@ def matcher() -> Matcher:
     return m
 
 
-def new(order_id, side, quantity, price, account="alice") -> bytes:
-    return encode(AcceptedOrder(order_id=order_id, account=account, symbol="ACME", side=side,
-                                order_type="LIMIT", tif="GTC", quantity=quantity, price=price,
-                                ts=T0))
+def command(order_id, side, quantity, price, account="alice") -> AcceptedOrder:
+    return AcceptedOrder(order_id=order_id, account=account, symbol="ACME", side=side,
+                         order_type="LIMIT", tif="GTC", quantity=quantity, price=price, ts=T0)
+
+
+def new(*args, **kwargs) -> bytes:
+    """An `orders` record of one command."""
+    return encode(OrderBatch("ACME", [command(*args, **kwargs)]))
 
 
 SETUP = [new("s1", "SELL", 5, 10_000), new("s2", "SELL", 5, 10_050),
          new("s3", "SELL", 5, 10_100)]
 GOOD = new("b1", "BUY", 2, 10_000, account="bob")
-SWEEP = new("sweep", "BUY", 12, 10_100, account="carol")  # trades through two levels
+SWEEP_COMMAND = command("sweep", "BUY", 12, 10_100, account="carol")  # through two levels
+SWEEP = encode(OrderBatch("ACME", [SWEEP_COMMAND]))
 LATER = new("s4", "SELL", 1, 10_200)
 
 
@@ -110,7 +118,7 @@ def test_a_command_that_breaks_the_engine_is_dead_lettered_and_the_batch_goes_on
     assert len(letters) == 1
     letter = DEAD_LETTER.decode(letters[0][2])
     assert (letter.topic, letter.partition, letter.offset) == ("orders", 0, 4)
-    assert "ZeroDivisionError" in letter.error and letter.value == SWEEP.decode()
+    assert "ZeroDivisionError" in letter.error and letter.value == encode(SWEEP_COMMAND).decode()
     published = [r for r in m.output.records if r[0] != "dead-letters"]
     assert published == clean.output.records
     quotes = [msgspec.json.decode(r[2]) for r in published if r[0] == "quotes"]

@@ -25,6 +25,11 @@ def new(order_id, side, quantity, price, account="alice", ts=T0, source=(-1, -1)
                          source_partition=source[0], source_offset=source[1])
 
 
+def at(state: MatcherState, book, record, partition: int, offset: int):
+    """A record of one command at `orders` partition/offset: its events, None if applied."""
+    return state.apply(book, record) if state.claim(book, partition, offset) else None
+
+
 def trades(events) -> list[tuple[str, int, int]]:
     return [(e.trade_id, e.price, e.quantity) for e in events or () if type(e) is Trade]
 
@@ -34,31 +39,31 @@ def trades(events) -> list[tuple[str, int, int]]:
 def test_a_record_on_another_partition_does_not_skip_the_books_own_records():
     state = MatcherState()
     acme = state.create(SPEC, 0)
-    assert state.apply(acme, new("s1", "SELL", 10, 10_000), 0, 3)
+    assert at(state, acme, new("s1", "SELL", 10, 10_000), 0, 3)
     # the same symbol on the wrong partition, at a higher offset
-    assert state.apply(acme, new("ghost", "BUY", 1, 5_000, account="ghost"), 2, 40)
-    events = state.apply(acme, new("b1", "BUY", 10, 10_000, account="bob"), 0, 4)
+    assert at(state, acme, new("ghost", "BUY", 1, 5_000, account="ghost"), 2, 40)
+    events = at(state, acme, new("b1", "BUY", 10, 10_000, account="bob"), 0, 4)
     assert trades(events) == [("ACME-1", 10_000, 10)]
     assert acme.applied == {0: 4, 2: 40}
     # each partition's replays are still recognised
-    assert state.apply(acme, new("b1", "BUY", 10, 10_000, account="bob"), 0, 4) is None
-    assert state.apply(acme, new("ghost", "BUY", 1, 5_000, account="ghost"), 2, 40) is None
+    assert at(state, acme, new("b1", "BUY", 10, 10_000, account="bob"), 0, 4) is None
+    assert at(state, acme, new("ghost", "BUY", 1, 5_000, account="ghost"), 2, 40) is None
 
 
 def test_a_partition_added_to_orders_starts_at_offset_zero():
     state = MatcherState()
     acme = state.create(SPEC, 1)
     for offset in range(50):
-        state.apply(acme, new(f"s{offset}", "SELL", 1, 10_000), 1, offset)
-    events = state.apply(acme, new("b", "BUY", 2, 10_000, account="bob"), 5, 0)
+        at(state, acme, new(f"s{offset}", "SELL", 1, 10_000), 1, offset)
+    events = at(state, acme, new("b", "BUY", 2, 10_000, account="bob"), 5, 0)
     assert trades(events) == [("ACME-1", 10_000, 1), ("ACME-2", 10_000, 1)]
 
 
 def test_a_snapshot_keeps_what_was_applied_from_each_partition():
     state = MatcherState()
     acme = state.create(SPEC, 0)
-    state.apply(acme, new("s1", "SELL", 10, 10_000, source=(3, 7)), 0, 3)
-    state.apply(acme, new("s2", "SELL", 10, 10_100), 2, 40)
+    at(state, acme, new("s1", "SELL", 10, 10_000, source=(3, 7)), 0, 3)
+    at(state, acme, new("s2", "SELL", 10, 10_100), 2, 40)
     [(symbol, partition, blob)] = state.take_dirty_snapshots()
     assert (symbol, partition) == ("ACME", 0)
 
@@ -66,9 +71,9 @@ def test_a_snapshot_keeps_what_was_applied_from_each_partition():
     again = restored.restore("ACME", blob, 0)
     assert again.applied == {0: 3, 2: 40}
     assert again.gate_marks == {3: 7}
-    assert restored.apply(again, new("s1", "SELL", 10, 10_000, source=(3, 7)), 0, 3) is None
-    assert restored.apply(again, new("s2", "SELL", 10, 10_100), 2, 40) is None
-    assert trades(restored.apply(again, new("b", "BUY", 10, 10_000, account="bob"), 2, 41)) \
+    assert at(restored, again, new("s1", "SELL", 10, 10_000, source=(3, 7)), 0, 3) is None
+    assert at(restored, again, new("s2", "SELL", 10, 10_100), 2, 40) is None
+    assert trades(at(restored, again, new("b", "BUY", 10, 10_000, account="bob"), 2, 41)) \
         == [("ACME-1", 10_000, 10)]
 
 
@@ -79,9 +84,9 @@ def test_an_old_snapshot_applied_offset_is_its_own_partitions():
     state = MatcherState()
     acme = state.restore("ACME", blob, 1)
     assert acme.applied == {1: 9} and acme.gate_marks == {2: 5}
-    assert state.apply(acme, new("s1", "SELL", 1, 10_000), 1, 9) is None
-    assert state.apply(acme, new("s1", "SELL", 1, 10_000), 1, 10)
-    assert state.apply(acme, new("s2", "SELL", 1, 10_000), 0, 0)
+    assert at(state, acme, new("s1", "SELL", 1, 10_000), 1, 9) is None
+    assert at(state, acme, new("s1", "SELL", 1, 10_000), 1, 10)
+    assert at(state, acme, new("s2", "SELL", 1, 10_000), 0, 0)
 
 
 # -- a command that raises inside the engine --------------------------------------------
@@ -113,7 +118,7 @@ def feed(state, acme, partition=0, start=0, tag=""):
                new(f"{tag}s4", "SELL", 1, 10_200),
                AcceptedCancel(order_id=f"{tag}s4", account="alice", symbol="ACME", ts=T0)]
     for offset, record in enumerate(records, start):
-        state.apply(acme, record, partition, offset)
+        at(state, acme, record, partition, offset)
 
 
 @pytest.mark.parametrize("checkpointed", [False, True], ids=["fresh book", "after snapshot"])
@@ -130,15 +135,15 @@ def test_a_command_that_raises_leaves_the_book_exactly_as_before(monkeypatch, ch
     poison_second_level(monkeypatch)
     sweep = new("sweep", "BUY", 12, 10_100, account="carol", source=(1, 99))
     with pytest.raises(Poison):
-        state.apply(acme, sweep, 0, 50)
+        at(state, acme, sweep, 0, 50)
     monkeypatch.undo()
 
     assert snapshot.to_dict(acme.book) == before
     assert acme.applied[0] == 50 and acme.dirty
-    assert state.apply(acme, sweep, 0, 50) is None  # a replay of it is skipped
+    assert at(state, acme, sweep, 0, 50) is None  # a replay of it is skipped
     # and the book goes on as if the command had never come
     good = new("b2", "BUY", 4, 10_050, account="dave")
-    assert state.apply(acme, good, 0, 51) == reference.apply(to_command(good))
+    assert at(state, acme, good, 0, 51) == reference.apply(to_command(good))
     assert snapshot.to_dict(acme.book) == snapshot.to_dict(reference)
 
 
@@ -148,13 +153,13 @@ def test_a_second_poison_rebuilds_past_the_first(monkeypatch):
     feed(state, acme)
     poison_second_level(monkeypatch)
     with pytest.raises(Poison):
-        state.apply(acme, new("p1", "BUY", 12, 10_100, account="carol"), 0, 50)
+        at(state, acme, new("p1", "BUY", 12, 10_100, account="carol"), 0, 50)
     monkeypatch.undo()
-    state.apply(acme, new("b2", "BUY", 1, 10_050, account="dave"), 0, 51)
+    at(state, acme, new("b2", "BUY", 1, 10_050, account="dave"), 0, 51)
     before = snapshot.to_dict(acme.book)
     poison_second_level(monkeypatch)
     with pytest.raises(Poison):
-        state.apply(acme, new("p2", "BUY", 12, 10_100, account="carol"), 0, 52)
+        at(state, acme, new("p2", "BUY", 12, 10_100, account="carol"), 0, 52)
     monkeypatch.undo()
     assert snapshot.to_dict(acme.book) == before
     assert acme.applied == {0: 52}

@@ -11,14 +11,31 @@ from engine.breaker import INF
 from engine.enums import Reject
 from risk.rules import SymbolRules, check_new_order, market_collar
 from schemas import records
-from schemas.codec import (DEAD_LETTER, HALT, MATCHER_COMMAND, ORDER_EVENT, ORDER_REQUEST,
-                           TRADE, Codec, DecodeError, encode)
-from schemas.records import (MAX_PRICE, MAX_QUANTITY, MAX_TS, AcceptedCancel, AcceptedOrder,
-                             NewOrderRequest)
+from schemas.codec import (
+    DEAD_LETTER,
+    HALT,
+    ORDER_BATCH,
+    ORDER_EVENT,
+    ORDER_REQUEST,
+    TRADE,
+    Codec,
+    DecodeError,
+    encode,
+)
+from schemas.records import (
+    MAX_PRICE,
+    MAX_QUANTITY,
+    MAX_TS,
+    AcceptedCancel,
+    AcceptedOrder,
+    NewOrderRequest,
+    OrderBatch,
+)
 
 TOPIC_RECORDS = [records.NewOrderRequest, records.CancelRequest, records.AcceptedOrder,
                  records.AcceptedCancel, records.OrderEvent, records.Trade, records.Quote,
-                 records.Halt, records.DeadLetter]
+                 records.Halt, records.DeadLetter, records.OrderBatch,
+                 records.MatcherResults]
 # the client's terms: out of range is a typed REJECTED (BAD_QUANTITY / BAD_PRICE) from the gate
 GATE_CHECKED = {("NewOrderRequest", "quantity"), ("NewOrderRequest", "price")}
 
@@ -58,6 +75,11 @@ def order(**change) -> AcceptedOrder:
     return AcceptedOrder(**fields)
 
 
+def batch(*commands) -> bytes:
+    """An `orders` record holding the commands."""
+    return encode(OrderBatch("ACME", list(commands)))
+
+
 @pytest.mark.parametrize("change", [
     {"ts": INF - 1}, {"ts": INF}, {"ts": MAX_TS + 1}, {"ts": -1},
     {"price": INF}, {"price": MAX_PRICE + 1}, {"price": 0}, {"price": -5},
@@ -65,16 +87,16 @@ def order(**change) -> AcceptedOrder:
     {"source_partition": -2}, {"source_offset": 2**63},
 ], ids=str)
 def test_an_out_of_range_matcher_command_is_a_decode_error(change):
-    assert isinstance(MATCHER_COMMAND.decode(encode(order(**change))), DecodeError)
+    assert isinstance(ORDER_BATCH.decode(batch(order(**change))), DecodeError)
 
 
 def test_the_bounds_themselves_decode():
     for change in ({"ts": MAX_TS}, {"ts": 0}, {"price": MAX_PRICE}, {"price": 1},
                    {"price": None, "order_type": "MARKET"}, {"quantity": MAX_QUANTITY},
                    {"source_partition": 3, "source_offset": 2**63 - 1}):
-        assert MATCHER_COMMAND.decode(encode(order(**change))) == order(**change)
+        assert ORDER_BATCH.decode(batch(order(**change))).commands == [order(**change)]
     cancel = AcceptedCancel(order_id="o", account="a", symbol="ACME", ts=INF)
-    assert isinstance(MATCHER_COMMAND.decode(encode(cancel)), DecodeError)
+    assert isinstance(ORDER_BATCH.decode(batch(cancel)), DecodeError)
 
 
 TRADE_TAIL = (b'"quantity":1,"buy_order_id":"b","sell_order_id":"s","buyer":"x",'
@@ -127,4 +149,5 @@ def test_the_gate_refuses_what_the_matcher_would_not_decode():
 def test_a_market_buy_collar_is_never_above_max_price(last, tick):
     collar = market_collar("BUY", last, tick)
     assert collar <= MAX_PRICE and collar % tick == 0
-    assert MATCHER_COMMAND.decode(encode(order(price=collar, order_type="MARKET", tif="IOC")))
+    assert not isinstance(ORDER_BATCH.decode(batch(order(price=collar, order_type="MARKET",
+                                                         tif="IOC"))), DecodeError)
