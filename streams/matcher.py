@@ -32,7 +32,7 @@ from ledger.specs import read_spec
 from schemas.codec import ORDER_BATCH, DecodeError, encode
 from streams.dead_letter import dead_letter
 from streams.health import StageHealth
-from streams.matcher_state import MatcherState, RebuildError, SymbolState
+from streams.matcher_state import INDEX_KEY, MatcherState, RebuildError, SymbolState
 from streams.output import Output
 from streams.publish import BOOK, HALTS, ORDER_EVENTS, QUOTES, RESULTS, TRADES, BatchPublisher
 from streams.stages import group_id
@@ -167,6 +167,9 @@ class Matcher:
         snapshots = self.state.take_dirty_snapshots()
         for symbol, partition, blob in snapshots:
             self.output.send(self.snapshots, symbol.encode(), blob, partition)
+        for partition, next_offset in self.positions.items():  # after the books
+            self.output.send(self.snapshots, INDEX_KEY,
+                             self.state.index(partition, next_offset), partition)
         self.output.flush_now()
         offsets = [TopicPartition(self.orders, p, o) for p, o in self.positions.items()]
         if offsets:
@@ -182,16 +185,13 @@ class Matcher:
     def _on_assign(self, consumer, partitions: list[TopicPartition]) -> None:
         committed = consumer.committed(partitions, timeout=RESTORE_TIMEOUT_S) if partitions else []
         for tp in committed:
-            books = self._restore(tp.partition)
+            books, index = self._restore(tp.partition)
             self.owned.add(tp.partition)
-            # a snapshot behind the committed offset (written late by a consumer the group
-            # had moved on from) is caught up from where it stopped
-            behind = [s.applied[tp.partition] + 1 for s in books if tp.partition in s.applied]
-            if tp.offset >= 0 and behind and min(behind) < tp.offset:
-                log.warning("matcher: partition %d: a snapshot stops at offset %d, before the "
-                            "committed %d: replaying from there", tp.partition,
-                            min(behind) - 1, tp.offset)
-                tp.offset = min(behind)
+            start = MatcherState.replay_from(tp.partition, index, books, tp.offset)
+            if start < tp.offset:
+                log.warning("matcher: partition %d: a snapshot is behind the committed offset "
+                            "%d: replaying from %d", tp.partition, tp.offset, start)
+                tp.offset = start
             log.info("matcher: partition %d assigned: %d books restored, input from offset %s",
                      tp.partition, len(books), tp.offset if tp.offset >= 0 else "the start")
         if committed:
@@ -221,8 +221,8 @@ class Matcher:
             self.positions.pop(partition, None)
         log.info("matcher: partitions %s revoked", sorted(lost))
 
-    def _restore(self, partition: int) -> list[SymbolState]:
-        """Load the latest snapshot of every book of this partition from the changelog."""
+    def _restore(self, partition: int) -> tuple[list[SymbolState], bytes | None]:
+        """The latest snapshot of every book of this partition, and the partition's index."""
         reader = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap,
                            "group.id": f"restore-{uuid.uuid4()}", "enable.auto.commit": False})
         try:
@@ -245,8 +245,9 @@ class Matcher:
                             done = True
         finally:
             reader.close()
+        index = latest.pop(INDEX_KEY, None)
         return [self.state.restore(key.decode(), blob, partition)
-                for key, blob in latest.items() if blob is not None]
+                for key, blob in latest.items() if blob is not None], index
 
 
 def main(settings: Settings) -> None:

@@ -34,6 +34,8 @@ from engine.enums import OrderType, Side, TimeInForce
 from engine.spec import SymbolSpec
 from schemas.records import AcceptedCancel, AcceptedOrder
 
+INDEX_KEY = b"\x00index"  # the key of a snapshot partition's index: never a symbol
+
 
 class RebuildError(RuntimeError):
     """A book could not be put back after a failed command: its state is lost."""
@@ -143,6 +145,33 @@ class MatcherState:
                 state.base, state.since = blob, []
                 out.append((symbol, state.partition, blob))
         return out
+
+    def index(self, partition: int, next_offset: int) -> bytes:
+        """Where the books kept in snapshot partition `partition` stand in `orders`
+        partition `partition`, and the offset to read next there: written after the books at
+        each checkpoint, it tells a restore which book snapshot is older than it should be."""
+        books = {symbol: state.applied[partition] for symbol, state in self.symbols.items()
+                 if state.partition == partition and partition in state.applied}
+        return msgspec.json.encode({"next": next_offset, "books": books})
+
+    @staticmethod
+    def replay_from(partition: int, index: bytes | None, books: list[SymbolState],
+                    committed: int) -> int:
+        """The `orders` offset to read `partition` from after a restore: the committed one,
+        unless the last index is behind it, or a book snapshot is behind the index (written
+        late by a matcher the group had moved on from: its commit failed, its write did
+        not). Books ahead of that offset skip what they have applied."""
+        if committed < 0 or index is None:
+            return committed
+        data = msgspec.json.decode(index)
+        start = min(committed, data["next"])
+        restored = {state.book.symbol: state for state in books}
+        for symbol, applied in data["books"].items():
+            state = restored.get(symbol)
+            mine = state.applied.get(partition, -1) if state is not None else -1
+            if mine < applied:
+                start = min(start, mine + 1)
+        return start
 
     def forget_partitions(self, partitions: set[int]) -> None:
         """Drop books whose partition moved to another worker: it will restore them."""

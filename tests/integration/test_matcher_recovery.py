@@ -29,6 +29,8 @@ def _snapshots(p) -> list[tuple[int, int, bytes]]:
     for partition, records in read_partitions(p.settings.kafka_bootstrap,
                                               p.topic("book-snapshots")).items():
         for _offset, blob in records:
+            if blob.startswith(b"{"):
+                continue  # the partition's index (streams/matcher_state.py), not a book
             applied = msgspec.json.decode(zlib.decompress(blob))["applied"]
             out.append((partition, max(applied.values()), blob))
     return out

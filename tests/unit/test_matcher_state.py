@@ -163,3 +163,47 @@ def test_a_second_poison_rebuilds_past_the_first(monkeypatch):
     monkeypatch.undo()
     assert snapshot.to_dict(acme.book) == before
     assert acme.applied == {0: 52}
+
+
+# -- where a restore reads `orders` from -----------------------------------------------
+
+def _checkpointed(state: MatcherState, next_offset: int):
+    """The books' snapshots and the partition's index, as a checkpoint writes them."""
+    blobs = {symbol: blob for symbol, _, blob in state.take_dirty_snapshots()}
+    return blobs, state.index(0, next_offset)
+
+
+def _two_books() -> MatcherState:
+    state = MatcherState()
+    acme, bolt = state.create(SPEC, 0), state.create(SymbolSpec("BOLT", reference_price=5_000), 0)
+    bolt_order = AcceptedOrder(order_id="b0", account="alice", symbol="BOLT", side="SELL",
+                               order_type="LIMIT", tif="GTC", quantity=1, price=5_000, ts=T0)
+    at(state, bolt, bolt_order, 0, 2)  # BOLT is idle from here on
+    at(state, acme, new("a0", "SELL", 1, 10_000), 0, 7)
+    return state
+
+
+def test_an_idle_book_does_not_make_a_restore_replay():
+    blobs, index = _checkpointed(_two_books(), 8)
+    restored = MatcherState()
+    books = [restored.restore(symbol, blob, 0) for symbol, blob in blobs.items()]
+    assert MatcherState.replay_from(0, index, books, committed=8) == 8
+
+
+def test_a_book_snapshot_behind_the_index_is_replayed_from_where_it_stops():
+    state = _two_books()
+    stale, _ = _checkpointed(state, 8)  # ACME at 7
+    acme = state.get("ACME")
+    at(state, acme, new("a1", "SELL", 1, 10_000), 0, 12)
+    fresh, index = _checkpointed(state, 13)  # ACME at 12, BOLT still at 2
+    restored = MatcherState()
+    books = [restored.restore(symbol, stale[symbol], 0) for symbol in ("ACME", "BOLT")]
+    assert MatcherState.replay_from(0, index, books, committed=13) == 8
+    assert fresh.keys() == {"ACME"}
+
+
+def test_an_index_behind_the_committed_offset_is_replayed_from():
+    blobs, index = _checkpointed(_two_books(), 8)
+    books = [MatcherState().restore(symbol, blob, 0) for symbol, blob in blobs.items()]
+    assert MatcherState.replay_from(0, index, books, committed=30) == 8
+    assert MatcherState.replay_from(0, None, books, committed=30) == 30  # no index yet
