@@ -147,17 +147,6 @@ adjustments = Table(
     CheckConstraint("amount <> 0", name="adjustment_not_zero"),
 )
 
-# How far each consumer has processed each partition: never ahead of what it applied,
-# so an offset beyond it reveals records the consumer never saw (streams/progress.py).
-consumer_progress = Table(
-    "consumer_progress",
-    metadata,
-    Column("consumer", String(64), primary_key=True),
-    Column("topic", String(200), primary_key=True),
-    Column("partition", Integer, primary_key=True),
-    Column("next_offset", BigInteger, nullable=False),
-)
-
 # API credentials: only a SHA-256 of each token is stored.
 api_tokens = Table(
     "api_tokens",

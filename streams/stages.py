@@ -1,9 +1,9 @@
-"""The pipeline's stages: which agents run together in one worker process.
+"""The pipeline's stages and what each consumes.
 
-Each stage is its own Faust app (its own consumer group, changelog topics and event
-loop), so a machine's cores work on stages in parallel and a slow stage (settlement
-waits on PostgreSQL) never holds up another (the matcher). `matchstream worker` runs
-one process per stage; `--stage NAME` runs one, e.g. to add processes for a stage.
+Each stage is a process of its own (its own consumer group and event loop), so a
+machine's cores work on stages in parallel and a slow stage (settlement waits on
+PostgreSQL) never holds up another (the matcher). `matchstream worker` runs one process
+per stage; `--stage NAME` runs one, e.g. to add processes for a stage.
 """
 
 from __future__ import annotations
