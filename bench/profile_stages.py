@@ -27,9 +27,7 @@ STAGES = (  # (part, path fragment, function or None); the innermost frame that 
     ("matcher checkpoint", "streams/matcher.py", "Matcher.checkpoint"),
     ("matcher rebalance", "streams/matcher.py", "Matcher._on_assign"),
     ("matcher", "streams/matcher.py", "Matcher._apply"),
-    ("settle trades", "streams/settlement.py", "Settlement.trades"),
-    ("release reservations", "streams/settlement.py", "Settlement.order_events"),
-    ("record halts", "streams/settlement.py", "Settlement.halts"),
+    ("settlement", "streams/settlement.py", None),
     ("candles", "streams/candles.py", None),
     ("stage loop: poll, commit (confluent-kafka)", "streams/direct.py", "DirectStage._process"),
 )

@@ -57,6 +57,7 @@ _UPSERT = text(
 
 
 health = StageHealth("market")
+ms.output.health = health
 guard = PositionGuard("candles", ms.settings.kafka_bootstrap, open_candles.load_positions)
 
 

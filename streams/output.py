@@ -37,7 +37,7 @@ class DeliveryFailed(RuntimeError):
 class Output:
     def __init__(self, settings: Settings, health: StageHealth | None = None) -> None:
         self._settings = settings
-        self._health = health
+        self.health = health
         self._producer: Producer | None = None
         self._errors: list[str] = []
         self._lock = threading.Lock()
@@ -85,11 +85,11 @@ class Output:
         waited = 0.0
         while self._producer.flush(FLUSH_REPORT_S) > 0:  # the broker is away: wait, visibly
             waited += FLUSH_REPORT_S
-            if self._health is not None:
-                self._health.blocked("broker", f"{len(self._producer)} records not delivered "
+            if self.health is not None:
+                self.health.blocked("broker", f"{len(self._producer)} records not delivered "
                                      f"after {waited:.0f}s", FLUSH_REPORT_S)
-        if waited and self._health is not None:
-            self._health.cleared()
+        if waited and self.health is not None:
+            self.health.cleared()
         with self._lock:
             errors, self._errors = self._errors, []
         if errors:

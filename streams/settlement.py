@@ -1,10 +1,13 @@
-"""Settlement stage: the matcher's results into PostgreSQL (trades, released remainders,
-halts).
+"""Settlement stage: a Faust agent on `matcher-results` that settles into PostgreSQL.
 
-Reads `matcher-results` with confluent-kafka (streams/direct.py): one record per symbol
-per matcher batch. Each batch of records is one transaction, trades first, then the
-releases, then the halts; offsets are committed once it is applied. Every effect is
-idempotent (see ledger/settlement.py), so a replay is harmless.
+Each record is one symbol's results of one matcher batch (trades, releases of cancelled
+or rejected remainders, halts). The agent queues records (streams/batching.py: batches
+grow with the backlog); each batch is one transaction, trades first, then releases,
+then halts. Every effect is idempotent (ledger/settlement.py), so a replay is harmless.
+
+Per batch: the records Faust skipped are read back first (streams/progress.py), the
+batch is applied, dead letters are flushed, the position per partition is written to
+the table, and only then are the records acknowledged.
 
 A database fault pauses the stage until it passes (streams/resilient.py). What cannot be
 decoded is dead-lettered. A record without trades that is proven unprocessable on its
@@ -16,49 +19,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from infra.settings import Settings
 from ledger import settlement
 from schemas.codec import MATCHER_RESULTS, DecodeError, encode
 from schemas.records import MatcherResults
+from streams import app as ms
+from streams.batching import Batcher
 from streams.database import engine
 from streams.dead_letter import dead_letter
-from streams.direct import DirectStage, serve
 from streams.health import StageHealth
-from streams.output import Output
+from streams.progress import PositionGuard
 from streams.resilient import BatchPolicy
+from tables.raw import position_key
+from tables.settlement import settlement_positions
 
 MAX_BATCH = 500  # records: each holds a symbol's share of a matcher batch
 
-
-class Settlement:
-    def __init__(self, settings: Settings) -> None:
-        self.topic = settings.topic("matcher-results")
-        self.dead_letters = settings.topic("dead-letters")
-        self.health = StageHealth("settlement")
-        self.output = Output(settings, self.health)
-        self.policy = BatchPolicy("settlement", engine(), self.health)
-
-    async def process(self, events: list) -> None:
-        pairs = []
-        for event in events:
-            record = MATCHER_RESULTS.decode(event.value)
-            if isinstance(record, DecodeError):
-                self._dead_letter(event, record)
-            else:
-                pairs.append((event, record))
-        _, poison = await self.policy.apply(
-            pairs, lambda conn, items: settle(conn, [record for _, record in items]),
-            where=lambda pair: (self.topic, pair[0].message.partition, pair[0].message.offset),
-            may_drop=lambda pair: not pair[1].trades)
-        for (event, _), exc in poison:
-            self._dead_letter(event, DecodeError(f"cannot be applied: {exc}", event.value or b""))
-        await self.output.flush()  # before the offsets move on
-
-    def _dead_letter(self, event, error: DecodeError) -> None:
-        letter = dead_letter(error, self.topic, event.message.partition, event.message.offset,
-                             event.key)
-        self.output.send(self.dead_letters, self.topic.encode(), encode(letter))
-        self.health.dead_lettered(self.topic)
+TOPIC = ms.settings.topic("matcher-results")
+DEAD_LETTERS = ms.settings.topic("dead-letters")
+health = StageHealth("settlement")
+ms.output.health = health
+policy = BatchPolicy("settlement", engine(), health)
+guard = PositionGuard("settlement", ms.settings.kafka_bootstrap,
+                      settlement_positions.load_positions)
 
 
 async def settle(conn, results: Sequence[MatcherResults]) -> None:
@@ -69,6 +51,50 @@ async def settle(conn, results: Sequence[MatcherResults]) -> None:
         await settlement.apply_halt(conn, halt.symbol, halt.halted, halt.ts, halt.until_ts)
 
 
-def main(settings: Settings) -> None:
-    stage = Settlement(settings)
-    serve(DirectStage(settings, "settlement", {"matcher-results": stage.process}, MAX_BATCH))
+async def _process(delivered: list) -> None:
+    events = await guard.admit(delivered)
+    pairs = []
+    for event in events:
+        record = MATCHER_RESULTS.decode(event.value)
+        if isinstance(record, DecodeError):
+            _dead_letter(event, record)
+        else:
+            pairs.append((event, record))
+    _, poison = await policy.apply(
+        pairs, lambda conn, items: settle(conn, [record for _, record in items]),
+        where=lambda pair: (TOPIC, pair[0].message.partition, pair[0].message.offset),
+        may_drop=lambda pair: not pair[1].trades)
+    for (event, _), exc in poison:
+        _dead_letter(event, DecodeError(f"cannot be applied: {exc}", event.value or b""))
+    await ms.output.flush()
+    deliveries = [await settlement_positions.write(position_key(partition),
+                                                   str(position).encode(), partition)
+                  for (_, partition), position in PositionGuard.positions(events).items()]
+    await ms.app.producer.flush()
+    for delivery in deliveries:
+        await delivery
+    for event in delivered:
+        event.ack()
+
+
+def _dead_letter(event, error: DecodeError) -> None:
+    letter = dead_letter(error, TOPIC, event.message.partition, event.message.offset,
+                         event.key)
+    ms.output.send(DEAD_LETTERS, TOPIC.encode(), encode(letter))
+    health.dead_lettered(TOPIC)
+
+
+batcher = Batcher("settlement", _process, MAX_BATCH)
+
+
+@ms.app.agent(ms.results, name="settlement")
+async def settle_results(stream):
+    async for event in stream.noack().events():
+        await batcher.put(event)
+
+
+@ms.app.on_partitions_revoked.connect
+async def _on_revoked(app, revoked, **kwargs) -> None:
+    lost = {(tp.topic, tp.partition) for tp in revoked}
+    guard.forget()
+    batcher.drop(lambda e: (e.message.topic, e.message.partition) not in lost)
