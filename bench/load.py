@@ -66,6 +66,7 @@ from infra.settings import REPO_ROOT, Settings, load
 from ledger.migrate import upgrade
 from schemas.codec import encode
 from schemas.records import CancelRequest, NewOrderRequest
+from streams.readiness import READY_LINE
 from streams.stages import consumer_groups
 
 CASH_EACH = 1_000_000_000  # $10M per account, cents
@@ -285,7 +286,7 @@ def _wait_ready(procs: list[subprocess.Popen]) -> float:
                 raise SystemExit(f"worker {p.pid} failed to start; see {p.log_path}")
         # with several workers the last to join triggers a rebalance: every one must
         # have logged Ready after all of them started
-        if all(b"[^Worker]: Ready" in text for text in logs):
+        if all(READY_LINE.encode() in text for text in logs):
             return time.monotonic() - started
         time.sleep(0.25)
     raise SystemExit(f"workers not ready after {READY_TIMEOUT_S:.0f} s; logs: "

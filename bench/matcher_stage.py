@@ -43,6 +43,7 @@ from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT
 from schemas.codec import encode
 from schemas.records import AcceptedCancel, AcceptedOrder, OrderBatch
+from streams.readiness import STAGE_READY_LINE
 
 OUT_TOPICS = ("trades", "order-events", "book", "quotes")
 READY_TIMEOUT_S = 120.0
@@ -120,7 +121,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def _wait_ready(log_path: Path, count: int) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while log_path.read_bytes().count(b"[^Worker]: Ready") < count:
+    while log_path.read_bytes().count(STAGE_READY_LINE.encode()) < count:
         if time.monotonic() > deadline:
             raise SystemExit(f"the matchers were not ready; see {log_path}")
         time.sleep(0.2)

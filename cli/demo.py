@@ -15,11 +15,12 @@ from api.auth import issue_token
 from cli.simulator import Simulator, SymbolState, Tape, trade_line
 from infra import process, services
 from infra.settings import Settings, load
-from streams.stages import consumer_groups
 from ledger import admin
 from ledger.db import make_engine
 from ledger.migrate import upgrade
 from schemas.money import format_cents
+from streams.readiness import READY_LINE
+from streams.stages import consumer_groups
 
 SYMBOLS = {"ACME": 10_000, "BOLT": 5_000, "CRUX": 2_000}  # reference prices, cents
 SHARES_OUTSTANDING = 1_000_000
@@ -146,7 +147,7 @@ def _wait_worker_ready(log: Path, offset: int, pid_file: Path) -> None:
         with open(log, "rb") as f:
             f.seek(offset)
             text_so_far = f.read()
-        if b"[^Worker]: Ready" in text_so_far:  # Faust's own start-up line
+        if READY_LINE.encode() in text_so_far:
             print(f"demo: worker ready after {time.monotonic() - started:.1f} s", flush=True)
             return
         # Faust logs this and retries forever: the worker would never become ready

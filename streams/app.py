@@ -12,6 +12,7 @@ import faust
 
 from infra.settings import Settings, load
 from streams.output import Output
+from streams.readiness import signal_ready
 from streams.stages import group_id
 
 settings: Settings = load()
@@ -36,6 +37,13 @@ app = faust.App(
     broker_heartbeat_interval=1,
     producer_linger_ms=1,
 )
+
+
+@app.task
+async def _ready() -> None:
+    """Faust starts tasks once its tables are recovered: the stage is ready."""
+    if STAGE:
+        signal_ready(STAGE)
 
 
 def raw_topic(name: str) -> faust.TopicT:

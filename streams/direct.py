@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from infra.settings import Settings
 from streams.progress import FetchedEvent, FetchedMessage
+from streams.readiness import signal_ready
 from streams.stages import group_id
 
 log = logging.getLogger("matchstream.direct")
@@ -89,7 +90,7 @@ class DirectStage:
                  ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing")
         if not self.ready:
             self.ready = True
-            print(f"[^Worker]: Ready ({self.stage})", flush=True)
+            signal_ready(self.stage)
 
     def stop(self, *_args) -> None:
         self.stopping = True

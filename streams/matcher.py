@@ -35,6 +35,7 @@ from streams.health import StageHealth
 from streams.matcher_state import INDEX_KEY, MatcherState, RebuildError, SymbolState
 from streams.output import Output
 from streams.publish import BOOK, HALTS, ORDER_EVENTS, QUOTES, RESULTS, TRADES, BatchPublisher
+from streams.readiness import signal_ready
 from streams.stages import group_id
 
 log = logging.getLogger("matchstream.matcher")
@@ -198,8 +199,7 @@ class Matcher:
             consumer.assign(committed)  # from these offsets
         if not self.ready:
             self.ready = True
-            # the line the supervisor (and whatever waits for a worker) waits for
-            print("[^Worker]: Ready (matcher)", flush=True)
+            signal_ready("matcher")
 
     def _on_revoke(self, consumer, partitions: list[TopicPartition]) -> None:
         try:

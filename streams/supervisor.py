@@ -1,12 +1,11 @@
 """`matchstream worker`: one process per pipeline stage, run and watched as one worker.
 
-Each child's output is forwarded line by line with its stage as a prefix. Faust's
-start-up line "[^Worker]: Ready" of a child is forwarded as "stage ready"; the
-supervisor itself says "[^Worker]: Ready" once every stage has, so whatever waits for
-a ready worker keeps waiting for the same line. When one stage exits the others are
-stopped and the worker exits with its status (a service manager restarts the whole):
-a worker with a stage missing would look alive while its pipeline stands still.
-Children die with the supervisor, even on SIGKILL (PR_SET_PDEATHSIG).
+Each child's output is forwarded line by line with its stage as a prefix. Each stage
+tells the supervisor when it is ready on a pipe (streams/readiness.py); the supervisor
+prints READY_LINE once every stage has. When one stage exits the others are stopped and
+the worker exits with its status (a service manager restarts the whole): a worker with
+a stage missing would look alive while its pipeline stands still. Children die with the
+supervisor, even on SIGKILL (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -21,10 +20,9 @@ import threading
 import time
 from pathlib import Path
 
-from streams import metrics_server
+from streams import metrics_server, readiness
 from streams.stages import STAGES
 
-READY = b"[^Worker]: Ready"
 # candles are derived data: when the cores are short, the order path goes first
 NICENESS = {"market": 10}
 STOP_GRACE_S = 20.0
@@ -59,36 +57,42 @@ class Supervisor:
         self.metrics_dir = metrics_dir
         self.children: dict[str, subprocess.Popen] = {}
         self.ready: set[str] = set()
-        self._lock = threading.Lock()
         self._stopping = False
 
     def start(self) -> None:
+        ready_r, ready_w = os.pipe()
         # every child is forked before any thread starts: preexec_fn is only safe then
         for stage in self.stages:
             env = dict(os.environ, MATCHSTREAM_STAGE=stage, PYTHONUNBUFFERED="1",
-                       **{metrics_server.ENV: str(self.metrics_dir)})
+                       **{metrics_server.ENV: str(self.metrics_dir),
+                          readiness.ENV: str(ready_w)})
             self.children[stage] = subprocess.Popen(
                 [sys.executable, "-m", "cli.main", "worker", "--stage", stage,
                  *self.faust_args],
                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, preexec_fn=_child_setup(stage))  # noqa: PLW1509
+                stdin=subprocess.DEVNULL, pass_fds=(ready_w,),
+                preexec_fn=_child_setup(stage))  # noqa: PLW1509
+        os.close(ready_w)
         for stage, proc in self.children.items():
             threading.Thread(target=self._forward, args=(stage, proc), daemon=True,
                              name=f"forward-{stage}").start()
+        threading.Thread(target=self._readiness, args=(ready_r,), daemon=True,
+                         name="readiness").start()
 
     def _forward(self, stage: str, proc: subprocess.Popen) -> None:
         prefix = f"{stage:<10}| ".encode()
         for line in iter(proc.stdout.readline, b""):
-            if READY in line:
-                line = line.replace(READY, b"[^Worker]: stage ready")
-                with self._lock:
-                    self.ready.add(stage)
-                    everyone = self.ready == set(self.stages)
-                _say(prefix + line)
-                if everyone:
-                    _say(f"[^Worker]: Ready (stages: {', '.join(self.stages)})\n".encode())
-                continue
             _say(prefix + line)
+
+    def _readiness(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as pipe:
+            for line in pipe:
+                stage = line.decode().strip()
+                _say(f"worker: stage {stage} ready\n".encode())
+                self.ready.add(stage)
+                if self.ready == set(self.stages):
+                    _say(f"{readiness.READY_LINE} (stages: {', '.join(self.stages)})\n"
+                         .encode())
 
     def wait(self) -> int:
         """Until a stage exits (or a stop signal): stop the rest; the exit status."""

@@ -25,6 +25,7 @@ from ledger import admin
 from ledger.db import make_engine
 from ledger.migrate import upgrade
 from schemas.codec import encode
+from streams.readiness import READY_LINE
 
 
 class Platform:
@@ -82,8 +83,8 @@ class Platform:
         return None
 
     def wait_ready(self, proc: subprocess.Popen, timeout: float = 90) -> None:
-        """Until the worker's log says Faust is ready (it has joined and recovered)."""
-        wait_for(lambda: b"[^Worker]: Ready" in proc.log_path.read_bytes(), timeout,
+        """Until the worker says every stage has joined its group and restored its state."""
+        wait_for(lambda: READY_LINE.encode() in proc.log_path.read_bytes(), timeout,
                  "the worker to be ready", [proc.log_path])
 
     def kill_worker(self, proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
