@@ -29,7 +29,7 @@ import time
 from urllib.parse import urlsplit
 
 from bench.load import _accounts, _cleanup, _seed, _setup, _symbols
-from ledger.db import make_async_engine
+from ledger.pg import Database
 from ledger.retry import transaction
 from schemas.codec import encode
 from schemas.records import NewOrderRequest
@@ -111,7 +111,7 @@ def _batch(rng: random.Random, accounts, symbols, size: int, tag: str,
 async def _rounds(url: str, size: int, rounds: int, rng, accounts, symbols,
                   tag: str) -> tuple[list[float], float]:
     """Milliseconds of each round (after the warm-up), and CPU seconds per round."""
-    engine = make_async_engine(url)
+    db = Database(url)
     quiet = _Quiet()
     times: list[float] = []
     cpu = 0.0
@@ -120,8 +120,8 @@ async def _rounds(url: str, size: int, rounds: int, rng, accounts, symbols,
             records = _batch(rng, accounts, symbols, size, f"{tag}{r}", r * size)
             now_ms = int(time.time() * 1000)
             cpu_start, started = time.process_time(), time.perf_counter()
-            out = await transaction(engine, lambda conn, records=records: process_batch(
-                conn, TOPIC, records, now_ms), quiet)
+            out = await transaction(db, lambda conn, records=records, now_ms=now_ms:
+                                    process_batch(conn, TOPIC, records, now_ms), quiet)
             elapsed, used = time.perf_counter() - started, time.process_time() - cpu_start
             if out.accepted != size:
                 raise SystemExit(f"bench.gate_latency: {out.accepted} of {size} accepted "
@@ -130,7 +130,7 @@ async def _rounds(url: str, size: int, rounds: int, rng, accounts, symbols,
                 times.append(elapsed * 1000)
                 cpu += used
     finally:
-        await engine.dispose()
+        await db.close()
     return times, cpu / rounds
 
 

@@ -12,12 +12,10 @@ cannot settle stops settlement, which alarms until it is fixed or an operator sk
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from infra.settings import Settings
 from ledger import settlement
 from schemas.codec import HALT, ORDER_EVENT, TRADE, Codec, DecodeError, encode
-from streams.database import engine
+from streams.database import database
 from streams.dead_letter import dead_letter
 from streams.direct import DirectStage, serve
 from streams.health import StageHealth
@@ -33,7 +31,7 @@ class Settlement:
         self.dead_letters = settings.topic("dead-letters")
         self.health = StageHealth("settlement")
         self.output = Output(settings, self.health)
-        self.policy = BatchPolicy("settlement", engine(), self.health)
+        self.policy = BatchPolicy("settlement", database(), self.health)
 
     def _dead_letter(self, event, topic_name: str, error: DecodeError) -> None:
         topic = self.settings.topic(topic_name)
@@ -69,12 +67,7 @@ class Settlement:
         await self._settle(events, ORDER_EVENT, "order-events", settlement.release_remainders)
 
     async def halts(self, events: list) -> None:
-        await self._settle(events, HALT, "halts", _apply_halts)
-
-
-async def _apply_halts(conn, halts: Sequence) -> None:
-    for h in halts:
-        await settlement.apply_halt(conn, h.symbol, h.halted, h.ts, h.until_ts)
+        await self._settle(events, HALT, "halts", settlement.apply_halts)
 
 
 def main(settings: Settings) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ledger.db import make_async_engine
+from ledger.pg import Database
 from ledger.retry import transaction
 from schemas.codec import encode
 from schemas.records import NewOrderRequest
@@ -26,21 +26,25 @@ def _request(order_id: str, account: str, quantity: int = 10, price: int = 10_00
 
 async def _overlap(url: str, first: list[RawRecord], second: list[RawRecord]):
     """The second batch starts while the first holds its locks; both commit."""
-    engine = make_async_engine(url)
+    first_gate, second_gate = Database(url), Database(url)
     try:
-        async with engine.connect() as a:
-            ta = await a.begin()
-            out_a = await process_batch(a, TOPIC, first, 1_000)
-            # the second runs as the gate stage runs a batch: under the retry policy
-            second_task = asyncio.create_task(transaction(
-                engine, lambda conn: process_batch(conn, TOPIC, second, 1_001), StageHealth("t")))
-            await asyncio.sleep(1.0)  # the second is now waiting on the first's locks
-            assert not second_task.done(), "the second gate did not wait for the first's locks"
-            await ta.commit()
+        async with first_gate.connection() as a:
+            async with a.pipeline() as pipeline:  # as ledger.pg.atomically, held open
+                await a.execute("BEGIN")
+                out_a = await process_batch(a, TOPIC, first, 1_000)
+                await pipeline.sync()  # its writes are done, its transaction still open
+                # the second runs as the gate stage runs a batch: under the retry policy
+                second_task = asyncio.create_task(transaction(
+                    second_gate, lambda conn: process_batch(conn, TOPIC, second, 1_001),
+                    StageHealth("t")))
+                await asyncio.sleep(1.0)  # the second is now waiting on the first's locks
+                assert not second_task.done(), "the second gate did not wait for the first's locks"
+                await a.execute("COMMIT")
             out_b = await second_task
         return out_a, out_b
     finally:
-        await engine.dispose()
+        await first_gate.close()
+        await second_gate.close()
 
 
 def test_the_same_request_twice_at_once_reserves_once(platform):
