@@ -26,10 +26,6 @@ T = TypeVar("T")
 Conn = psycopg.AsyncConnection
 
 CONNECT_TIMEOUT_S = 10
-# The stages' statements look a batch's rows up by key. Once a batch is a few percent
-# of a table the planner would hash the whole table instead (holdings: ~15 ms a batch);
-# probing the key's index for each row costs a fraction of that, and the tables only grow.
-SESSION_OPTIONS = "-c enable_hashjoin=off -c enable_mergejoin=off"
 
 
 def conninfo(url: str) -> str:
@@ -53,8 +49,7 @@ class Database:
             if self._conn is None:
                 self._conn = await Conn.connect(self.conninfo, autocommit=True,
                                                 connect_timeout=CONNECT_TIMEOUT_S,
-                                                application_name=self.application_name,
-                                                options=SESSION_OPTIONS)
+                                                application_name=self.application_name)
             conn = self._conn
             try:
                 yield conn

@@ -28,6 +28,12 @@ from ledger.locks import (
 from ledger.pg import Conn, Pending, send
 from schemas.records import Halt, OrderEvent, Trade
 
+# A batch's rows are looked up by key. Once a batch is a few percent of a table (the
+# holdings: accounts x symbols) the planner hashes the whole table instead; probing the
+# key's index for each row costs less (about a tenth of settlement's PostgreSQL time).
+_PROBE_BY_KEY = ("SELECT set_config('enable_hashjoin', 'off', true), "
+                 "set_config('enable_mergejoin', 'off', true)")
+
 _INSERT_TRADES = (
     "INSERT INTO trades (trade_id, symbol, seq, price, quantity, buy_order_id, sell_order_id, "
     "buyer, seller, aggressor, executed_ms) "
@@ -77,6 +83,7 @@ async def settle_trades(conn: Conn, trades: list[Trade]) -> int:
         return 0
     # every row the batch may touch is locked before knowing which trades are new: a
     # replayed trade costs a lock, not a round trip
+    await conn.execute(_PROBE_BY_KEY)
     inserted = await send(conn, _INSERT_TRADES, (
         [t.trade_id for t in unique], [t.symbol for t in unique], [t.seq for t in unique],
         [t.price for t in unique], [t.quantity for t in unique],
@@ -114,6 +121,7 @@ async def release_remainders(conn: Conn, events: list[OrderEvent]) -> int:
     if not wanted:
         return 0
     ids = sorted(wanted)
+    await conn.execute(_PROBE_BY_KEY)
     locked_accounts = await send(conn, _LOCK_OWNERS, (ids,), accounts_of)
     locked_holdings = await send(conn, _LOCK_SELLERS_HOLDINGS, (ids,), holdings_of)
     locked_orders = await _lock_orders(conn, set(ids))
