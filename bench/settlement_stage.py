@@ -193,10 +193,10 @@ def _digest(conn: psycopg.Connection) -> str:
     """The ledger's state after settlement, without times: equal for equal outcomes."""
     h = hashlib.sha256()
     for sql in ("SELECT account_id, cash, reserved_cash FROM accounts ORDER BY 1",
-                "SELECT account_id, symbol, quantity, reserved_quantity, cost_basis "
-                "FROM holdings ORDER BY 1, 2",
-                "SELECT order_id, filled_quantity, cancelled_quantity, reserved_cash, "
-                "reserved_quantity, status FROM orders ORDER BY 1",
+                ("SELECT account_id, symbol, quantity, reserved_quantity, cost_basis "
+                 "FROM holdings ORDER BY 1, 2"),
+                ("SELECT order_id, filled_quantity, cancelled_quantity, reserved_cash, "
+                 "reserved_quantity, status FROM orders ORDER BY 1"),
                 "SELECT symbol, last_price, last_trade_seq FROM symbols ORDER BY 1",
                 "SELECT trade_id FROM trades ORDER BY 1"):
         for row in conn.execute(sql):
