@@ -22,6 +22,12 @@ class RetryBatch(RuntimeError):
     roll back and run it again, re-reading what the other writer committed."""
 
 
+# Unique keys whose insert is the arbiter between concurrent writers: a violation means
+# another writer recorded the row after the batch looked (the gate's orders, whose
+# accounts may differ, so no lock was shared). ledger/pg.py raises it as RetryBatch.
+ARBITER_KEYS = frozenset({"orders_pkey"})
+
+
 # SQLSTATE classes that a record's values can cause
 _RECORD_CLASSES = {"21", "22", "23", "27", "44", "54", "P0"}
 # reason labels of the world's classes (metric label values: keep the set small)

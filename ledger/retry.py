@@ -1,9 +1,10 @@
 """Database work that waits out faults of the world: the retry policy of the ledger.
 
-`transaction` runs work in one transaction and, on a fault of the world
-(ledger/faults.py), rolls back, tells `waiting` why and retries with backoff, forever:
-a stage waits for its database rather than dropping or dead-lettering what it holds.
-Any other error is raised to the caller, whose error policy decides.
+`transaction` runs work in one transaction on the stage's connection (ledger/pg.py) and,
+on a fault of the world (ledger/faults.py), rolls back, tells `waiting` why and retries
+with backoff, forever: a stage waits for its database rather than dropping or
+dead-lettering what it holds. Any other error is raised to the caller, whose error
+policy decides. `call` does the same for synchronous SQLAlchemy work (the matcher's).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from sqlalchemy import Engine, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Engine
 
 from ledger.faults import describe, world_fault
+from ledger.pg import Conn, Database, atomically
 
 R = TypeVar("R")
 
@@ -42,14 +43,14 @@ class Backoff:
         return delay
 
 
-async def transaction(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[R]],
+async def transaction(db: Database, work: Callable[[Conn], Awaitable[R]],
                       waiting: Waiting) -> R:
     """work(conn) in one transaction, retried while the world is at fault."""
     backoff = Backoff()
     while True:
         try:
-            async with engine.begin() as conn:
-                result = await work(conn)
+            async with db.connection() as conn:
+                result = await atomically(conn, work)
         except Exception as exc:
             await asyncio.sleep(_delay_after(exc, backoff, waiting))
             continue
@@ -82,16 +83,14 @@ def _delay_after(exc: Exception, backoff: Backoff, waiting: Waiting) -> float:
     return delay
 
 
-_PROBE = text(
-    "INSERT INTO stage_heartbeats (stage, beat_ms) VALUES (:stage, :ms) "
-    "ON CONFLICT (stage) DO UPDATE SET beat_ms = excluded.beat_ms")
+_PROBE = ("INSERT INTO stage_heartbeats (stage, beat_ms) VALUES (%s, %s) "
+          "ON CONFLICT (stage) DO UPDATE SET beat_ms = excluded.beat_ms")
 
 
-async def probe(conn: AsyncConnection, stage: str) -> str | None:
+async def probe(conn: Conn, stage: str) -> str | None:
     """A small write transaction on conn: None if the database takes writes, else why not."""
     try:
-        async with conn.begin():
-            await conn.execute(_PROBE, {"stage": stage, "ms": int(time.time() * 1000)})
+        await atomically(conn, lambda c: c.execute(_PROBE, (stage, int(time.time() * 1000))))
     except Exception as exc:
         return world_fault(exc) or "database"
     return None

@@ -26,14 +26,12 @@ import json
 import logging
 import time
 
-from sqlalchemy import text
-
 from engine.candles import GRACE_MS, SymbolCandles, public
 from ledger.retry import transaction
 from schemas.codec import MATCHER_RESULTS, DecodeError
 from streams import app as ms
 from streams.batching import Batcher
-from streams.database import engine
+from streams.database import database
 from streams.health import StageHealth
 from streams.progress import PositionGuard
 from tables.candles import open_candles, position_key
@@ -47,10 +45,11 @@ BATCH_PAUSE_S = 0.1
 _states: dict[str, SymbolCandles] = {}
 _persisted: dict[tuple[str, str, int], int] = {}  # candle -> last_seq already in PostgreSQL
 
-_UPSERT = text(
+_UPSERT = (
     "INSERT INTO candles (symbol, interval, start_ms, open, high, low, close, volume, trades, "
-    "last_seq) VALUES (:symbol, :interval, :start_ms, :open, :high, :low, :close, :volume, "
-    ":trades, :last_seq) ON CONFLICT (symbol, interval, start_ms) DO UPDATE SET "
+    "last_seq) VALUES (%(symbol)s, %(interval)s, %(start_ms)s, %(open)s, %(high)s, %(low)s, "
+    "%(close)s, %(volume)s, %(trades)s, %(last_seq)s) ON CONFLICT (symbol, interval, start_ms) "
+    "DO UPDATE SET "
     "open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, "
     "volume = excluded.volume, trades = excluded.trades, last_seq = excluded.last_seq "
     "WHERE candles.last_seq < excluded.last_seq")
@@ -74,11 +73,9 @@ async def _upsert(candles: list[dict]) -> None:
         return
 
     async def work(conn):
-        await conn.execute(_UPSERT, [{k: c[k] for k in (
-            "symbol", "interval", "start_ms", "open", "high", "low", "close", "volume",
-            "trades", "last_seq")} for c in candles])
+        await conn.cursor().executemany(_UPSERT, candles)
 
-    await transaction(engine(), work, health)
+    await transaction(database(), work, health)
     for c in candles:
         _persisted[(c["symbol"], c["interval"], c["start_ms"])] = c["last_seq"]
 

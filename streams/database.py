@@ -1,18 +1,16 @@
-"""The workers' connection pool to the ledger, made on first use."""
+"""The stage process's connection to the ledger (ledger/pg.py), made on first use."""
 
 from __future__ import annotations
 
 import os
 from functools import cache
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from infra.settings import load
-from ledger.db import make_async_engine
+from ledger.pg import Database
 
 
 @cache
-def engine() -> AsyncEngine:
+def database() -> Database:
     # pg_stat_activity shows which stage process holds or waits for what
     name = f"matchstream-{os.environ.get('MATCHSTREAM_STAGE', 'worker')} {os.getpid()}"
-    return make_async_engine(load().database_url, application_name=name)
+    return Database(load().database_url, application_name=name)

@@ -13,7 +13,7 @@ import time
 
 from infra.settings import Settings
 from schemas.codec import DecodeError, encode
-from streams.database import engine
+from streams.database import database
 from streams.dead_letter import dead_letter
 from streams.direct import DirectStage, serve
 from streams.gate_logic import GateOutput, RawRecord, process_batch
@@ -32,7 +32,7 @@ class Gate:
         self.dead_letters = settings.topic("dead-letters")
         self.health = StageHealth("gate")
         self.output = Output(settings, self.health)
-        self.policy = BatchPolicy("gate", engine(), self.health)
+        self.policy = BatchPolicy("gate", database(), self.health)
 
     async def process(self, events: list) -> None:
         records = [RawRecord(e.key, e.value, e.message.partition, e.message.offset)

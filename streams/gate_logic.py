@@ -1,21 +1,20 @@
 """One batch of order requests: validate, check risk, reserve, decide what to send on.
 
-Runs inside one PostgreSQL transaction per batch. Idempotent: an order row remembers
-the (partition, offset) of the request that created it, so a batch replayed after a
-crash re-emits the same outcome, while a different request reusing an order id is
-rejected as a duplicate.
+Runs inside one PostgreSQL transaction per batch, in two round trips (ledger/pg.py): its
+reads go out together, then its writes with the COMMIT. Idempotent: an order row
+remembers the (partition, offset) of the request that created it, so a batch replayed
+after a crash re-emits the same outcome, while a different request reusing an order id
+is rejected as a duplicate.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from engine.enums import OrderType, Reject, Side
 from ledger import gate_store as store
-from ledger.faults import RetryBatch
-from ledger.locks import lock_accounts, lock_holdings
+from ledger.locks import lock_accounts, lock_holdings, write_accounts, write_holdings
+from ledger.pg import Conn
 from risk.rules import check_cancel, check_new_order, market_collar, valid_id, within_position_limit
 from schemas.codec import ORDER_REQUEST, DecodeError, encode
 from schemas.records import (
@@ -63,7 +62,7 @@ def _event(out: GateOutput, order_id: str, account: str, symbol: str, status: st
         out.rejected[reason] = out.rejected.get(reason, 0) + 1
 
 
-async def process_batch(conn: AsyncConnection, topic: str, records: list[RawRecord],
+async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
                         now_ms: int) -> GateOutput:
     out = GateOutput()
     decoded = [ORDER_REQUEST.decode(r.value) for r in records]
@@ -71,14 +70,18 @@ async def process_batch(conn: AsyncConnection, topic: str, records: list[RawReco
     sane = [d for d in decoded if isinstance(d, (NewOrderRequest, CancelRequest))
             and valid_id(d.order_id) and valid_id(d.account)]
     new_orders = [d for d in sane if isinstance(d, NewOrderRequest)]
-    symbols = await store.load_symbols(conn)
-    accounts = await lock_accounts(conn, {d.account for d in new_orders})
-    # after the locks: what a concurrent gate committed for these accounts is seen here
-    existing = await store.find_orders(conn, {d.order_id for d in sane})
-    keys = {(d.account, d.symbol) for d in new_orders if d.account in accounts}
-    holdings = await lock_holdings(conn, keys)
-    open_buys = await store.open_buy_quantities(
+    keys = {(d.account, d.symbol) for d in new_orders if valid_id(d.symbol)}
+    # one round trip, run in this order: find_orders after the account locks, so that
+    # what a concurrent gate committed for these accounts is seen
+    locked_accounts = await lock_accounts(conn, {d.account for d in new_orders})
+    found = await store.find_orders(conn, {d.order_id for d in sane})
+    locked_holdings = await lock_holdings(conn, keys)
+    buys = await store.open_buy_quantities(
         conn, {(d.account, d.symbol) for d in new_orders if d.side == Side.BUY} & keys)
+    specs = await store.load_symbols(conn)
+    accounts, existing = await locked_accounts.result(), await found.result()
+    holdings, open_buys = await locked_holdings.result(), await buys.result()
+    symbols = await specs.result()
     touched_accounts: set[str] = set()
     touched_holdings: set[tuple[str, str]] = set()
     rows: list[dict] = []
@@ -141,11 +144,11 @@ async def process_batch(conn: AsyncConnection, topic: str, records: list[RawReco
                          "reserved_quantity": reserved_quantity})
         _emit_outcome(out, row)
 
-    await store.apply_reservations(conn, accounts, holdings, touched_accounts, touched_holdings)
-    if await store.insert_orders(conn, rows) < len(rows):
-        # another gate recorded one of these order ids since find_orders (the accounts
-        # differ, so no lock was shared): the insert is the arbiter, run the batch again
-        raise RetryBatch(f"{len(rows)} orders to record, some recorded meanwhile by another")
+    # sent with the COMMIT; an order id another gate recorded since find_orders (the
+    # accounts differ, so no lock was shared) fails the insert: the batch runs again
+    await write_accounts(conn, accounts, touched_accounts)
+    await write_holdings(conn, holdings, touched_holdings)
+    await store.insert_orders(conn, rows)
     return out
 
 

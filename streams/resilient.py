@@ -18,10 +18,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from ledger.faults import describe, world_fault
+from ledger.pg import Conn, Database, atomically
 from ledger.retry import Backoff, probe, transaction
 from streams.health import StageHealth
 
@@ -31,21 +29,21 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 Where = Callable[[T], tuple[str, int, int]]  # an item's topic, partition and offset
-Work = Callable[[AsyncConnection, Sequence[T]], Awaitable[R]]
+Work = Callable[[Conn, Sequence[T]], Awaitable[R]]
 
 
 class SkippedByOperator(RuntimeError):
     """An operator chose to skip a record the stage could not apply."""
 
 
-_SKIPPED = text('SELECT reason FROM skipped_records WHERE topic = :t AND "partition" = :p '
-                'AND "offset" = :o')
+_SKIPPED = ('SELECT reason FROM skipped_records WHERE topic = %s AND "partition" = %s '
+            'AND "offset" = %s')
 
 
 class BatchPolicy(Generic[T]):
-    def __init__(self, stage: str, engine: AsyncEngine, health: StageHealth) -> None:
+    def __init__(self, stage: str, db: Database, health: StageHealth) -> None:
         self.stage = stage
-        self.engine = engine
+        self.db = db
         self.health = health
 
     async def apply(self, items: Sequence[T], work: Work, where: Where,
@@ -58,7 +56,7 @@ class BatchPolicy(Generic[T]):
         if not items:
             return [], []
         try:
-            return [await transaction(self.engine, lambda conn: work(conn, items),
+            return [await transaction(self.db, lambda conn: work(conn, items),
                                       self.health)], []
         except Exception as exc:
             log.warning("%s: batch of %d failed (%s); applying one record at a time",
@@ -79,10 +77,9 @@ class BatchPolicy(Generic[T]):
         backoff = Backoff(most=30.0)
         while True:
             try:
-                async with self.engine.connect() as conn:
+                async with self.db.connection() as conn:
                     try:
-                        async with conn.begin():
-                            result = await work(conn, [item])
+                        result = await atomically(conn, lambda c: work(c, [item]))
                     except Exception as exc:
                         error = exc
                         reason = world_fault(exc) or await probe(conn, self.stage)
@@ -105,11 +102,9 @@ class BatchPolicy(Generic[T]):
             self.health.blocked(reason, describe(error), delay)
             await asyncio.sleep(delay)
 
-    async def _skipped(self, conn: AsyncConnection, where: tuple[str, int, int]) -> str | None:
-        topic, partition, offset = where
-        async with conn.begin():
-            return (await conn.execute(_SKIPPED, {"t": topic, "p": partition,
-                                                  "o": offset})).scalar()
+    async def _skipped(self, conn: Conn, where: tuple[str, int, int]) -> str | None:
+        row = await (await conn.execute(_SKIPPED, where)).fetchone()
+        return row[0] if row else None
 
     def _alarm(self, where: tuple[str, int, int], exc: Exception) -> None:
         topic, partition, offset = where

@@ -24,7 +24,7 @@ from schemas.codec import MATCHER_RESULTS, DecodeError, encode
 from schemas.records import MatcherResults
 from streams import app as ms
 from streams.batching import Batcher
-from streams.database import engine
+from streams.database import database
 from streams.dead_letter import dead_letter
 from streams.health import StageHealth
 from streams.progress import PositionGuard
@@ -38,7 +38,7 @@ TOPIC = ms.settings.topic("matcher-results")
 DEAD_LETTERS = ms.settings.topic("dead-letters")
 health = StageHealth("settlement")
 ms.output.health = health
-policy = BatchPolicy("settlement", engine(), health)
+policy = BatchPolicy("settlement", database(), health)
 guard = PositionGuard("settlement", ms.settings.kafka_bootstrap,
                       settlement_positions.load_positions)
 
@@ -47,8 +47,7 @@ async def settle(conn, results: Sequence[MatcherResults]) -> None:
     """One transaction's work: every trade, then every release, then every halt."""
     await settlement.settle_trades(conn, [t for r in results for t in r.trades])
     await settlement.release_remainders(conn, [e for r in results for e in r.releases])
-    for halt in (h for r in results for h in r.halts):
-        await settlement.apply_halt(conn, halt.symbol, halt.halted, halt.ts, halt.until_ts)
+    await settlement.apply_halts(conn, [h for r in results for h in r.halts])
 
 
 async def _process(delivered: list) -> None:

@@ -17,6 +17,7 @@ from infra import postgres
 from infra.settings import DATABASE_USER
 from ledger.db import make_async_engine
 from ledger.faults import world_fault
+from ledger.pg import Database, atomically
 from tests.faults import read_only_database, stage_pid, stopped
 from tests.integration.test_bad_input import alice_and_bob, cash, order, status_of, wait_status
 from tests.platform import Platform, wait_for
@@ -25,6 +26,7 @@ WAIT = 60
 
 
 async def _error_of(url: str, sql: str, read_only: bool = False) -> Exception:
+    """Through SQLAlchemy (the API's and the matcher's way)."""
     engine = make_async_engine(url)
     try:
         async with engine.begin() as conn:
@@ -35,6 +37,24 @@ async def _error_of(url: str, sql: str, read_only: bool = False) -> Exception:
         return exc
     finally:
         await engine.dispose()
+    raise AssertionError(f"no error from {sql!r}")
+
+
+async def _stage_error_of(url: str, sql: str, read_only: bool = False) -> Exception:
+    """Through the stages' psycopg connection, in pipeline mode (ledger/pg.py)."""
+    async def work(conn):
+        if read_only:
+            await conn.execute("SET TRANSACTION READ ONLY")
+        await conn.execute(sql)
+
+    db = Database(url)
+    try:
+        async with db.connection() as conn:
+            await atomically(conn, work)
+    except Exception as exc:
+        return exc
+    finally:
+        await db.close()
     raise AssertionError(f"no error from {sql!r}")
 
 
@@ -50,7 +70,10 @@ def test_world_faults_are_told_from_a_records_faults(platform):
     closed_port = url.replace(f":{p.settings.pg_port}/", ":1/")
 
     def fault(sql: str, db: str = url, read_only: bool = False) -> str | None:
-        return world_fault(asyncio.run(_error_of(db, sql, read_only)))
+        found = {world_fault(asyncio.run(error_of(db, sql, read_only)))
+                 for error_of in (_error_of, _stage_error_of)}
+        assert len(found) == 1, f"{sql!r} is told apart differently by the two ways: {found}"
+        return found.pop()
 
     assert fault("UPDATE accounts SET cash = 0", read_only=True) == "read_only"
     assert fault("SELECT * FROM accounts", db=outsider) == "permission"

@@ -1,0 +1,183 @@
+"""The stages' psycopg connection (ledger/pg.py) on the real PostgreSQL: round trips per
+batch, its name in pg_stat_activity, a new connection once one breaks, and which unique
+violations make a batch run again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+
+import psycopg
+import pytest
+from psycopg import pq
+
+from ledger.faults import RetryBatch, world_fault
+from ledger.pg import Conn, Database, atomically
+from ledger.retry import transaction
+from ledger.settlement import apply_halts, release_remainders, settle_trades
+from schemas.codec import encode
+from schemas.records import Halt, NewOrderRequest, OrderEvent, Trade
+from streams.gate_logic import RawRecord, process_batch
+
+TOPIC = "order-requests"
+
+
+class Waits:
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def blocked(self, reason: str, detail: str, retry_in: float) -> None:
+        self.reasons.append(reason)
+
+    def cleared(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def round_trips(conn: Conn):
+    """Counts the times the client waits for the server, from libpq's trace of the
+    messages it sends: psycopg asks for what it waits for with a Sync or a Flush (at the
+    end of a pipeline, a Sync then a Flush: one wait). Appended to the list yielded,
+    once the block ends."""
+    counted: list[int] = []
+    with tempfile.TemporaryFile("w+") as trace:
+        conn.pgconn.trace(trace.fileno())
+        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            yield counted
+        finally:
+            conn.pgconn.untrace()
+        trace.seek(0)
+        sent = [line.split("\t")[2].strip() for line in trace if line.startswith("F\t")]
+    asks = [kind in ("Sync", "Flush") for kind in sent]
+    counted.append(sum(1 for i, ask in enumerate(asks) if ask and not (i and asks[i - 1])))
+
+
+def _request(order_id: str, account: str, side: str, quantity: int, offset: int) -> RawRecord:
+    return RawRecord(account.encode(), encode(NewOrderRequest(
+        order_id=order_id, account=account, symbol="ACME", side=side, quantity=quantity,
+        price=10_000)), partition=0, offset=offset)
+
+
+def _trade(seq: int, quantity: int) -> Trade:
+    return Trade(trade_id=f"ACME-{seq}", symbol="ACME", seq=seq, price=10_000,
+                 quantity=quantity, buy_order_id="b1", sell_order_id="s1", buyer="bob",
+                 seller="alice", maker_order_id="s1", aggressor="BUY", ts=seq)
+
+
+async def _counted(db: Database, work) -> tuple[object, int]:
+    async with db.connection() as conn:
+        with round_trips(conn) as counted:
+            result = await atomically(conn, work)
+    return result, counted[0]
+
+
+def test_every_batch_takes_two_round_trips(platform):
+    """The gate's reads go out together, then its writes with the COMMIT; settlement's
+    inserts and locks, then its writes with the COMMIT; halts are writes alone."""
+    p = platform
+    p.symbol("ACME", reference_price=10_000)
+    p.account("alice", ACME=1_000)
+    p.account("bob", cash=100_000_000)
+    one = [_request("b1", "bob", "BUY", 20, 1)]
+    many = [_request(f"x{i}", "alice" if i % 2 else "bob", "SELL" if i % 2 else "BUY", 1,
+                     10 + i) for i in range(300)]
+    trades = [_trade(1, 5), _trade(2, 5)]
+    for t in trades:  # reconcile finds them on the topic
+        p.send("trades", b"ACME", t)
+    p.flush()
+
+    async def run():
+        db = Database(p.settings.database_url)
+        try:
+            out, gate_one = await _counted(db, lambda c: process_batch(c, TOPIC, one, 1))
+            assert out.accepted == 1
+            out, gate_many = await _counted(db, lambda c: process_batch(c, TOPIC, many, 2))
+            assert out.accepted == 300
+            await _counted(db, lambda c: process_batch(c, TOPIC, [_request(
+                "s1", "alice", "SELL", 20, 5)], 3))
+            settled, settling = await _counted(db, lambda c: settle_trades(c, trades))
+            assert settled == 2
+            released, releasing = await _counted(db, lambda c: release_remainders(c, [
+                OrderEvent(order_id="b1", account="bob", symbol="ACME", status="CANCELLED",
+                           ts=4, remaining_quantity=10, seq=3)]))
+            assert released == 1
+            _, halting = await _counted(db, lambda c: apply_halts(c, [
+                Halt(symbol="ACME", halted=True, ts=5, until_ts=9)]))
+            return gate_one, gate_many, settling, releasing, halting
+        finally:
+            await db.close()
+
+    assert asyncio.run(run()) == (2, 2, 2, 2, 1)
+    assert p.rows("SELECT filled_quantity, cancelled_quantity, status FROM orders "
+                  "WHERE order_id IN ('b1', 's1') ORDER BY order_id") == [
+        (10, 10, "CANCELLED"), (10, 0, "PARTIALLY_FILLED")]
+    assert p.scalar("SELECT halted_until_ms FROM symbols WHERE symbol = 'ACME'") == 9
+    p.assert_reconciled(wait=0)
+
+
+def test_the_connection_is_named_and_made_again_once_it_breaks(platform):
+    p = platform
+    name = "matchstream-test 4242"
+
+    async def run():
+        db = Database(p.settings.database_url, application_name=name)
+        waits = Waits()
+        try:
+            first = await transaction(db, _backend_pid, waits)
+            assert p.scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid "
+                            "AND application_name = :name", pid=first, name=name) == 1
+            p.scalar("SELECT pg_terminate_backend(:pid)", pid=first)
+            second = await transaction(db, _backend_pid, waits)
+            return first, second, waits.reasons
+        finally:
+            await db.close()
+
+    first, second, reasons = asyncio.run(run())
+    assert second != first
+    assert reasons == ["unreachable"]  # one failed try on the dead connection, then a new one
+
+
+async def _backend_pid(conn: Conn) -> int:
+    return (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())[0]
+
+
+def test_only_an_arbiter_key_makes_the_batch_run_again(platform):
+    """orders_pkey: another gate recorded the order (RetryBatch, a conflict); any other
+    error is the statement's own, raised as it is, and the connection stays usable."""
+    p = platform
+    p.symbol("ACME", reference_price=10_000)
+    p.account("bob", cash=1_000_000)
+    insert = ("INSERT INTO orders (order_id, account_id, symbol, side, order_type, tif, "
+              "quantity, price, status) VALUES ('o1', 'bob', 'ACME', 'BUY', 'LIMIT', 'GTC', "
+              "1, 10000, 'ACCEPTED')")
+
+    async def run():
+        db = Database(p.settings.database_url)
+        errors = []
+        try:
+            async with db.connection() as conn:
+                await atomically(conn, lambda c: c.execute(insert))
+                for sql in (insert, "INSERT INTO accounts (account_id) VALUES ('bob')",
+                            "UPDATE accounts SET cash = -1"):
+                    with pytest.raises(Exception) as caught:
+                        # a statement after the failing one: the failing one is reported
+                        await atomically(conn, lambda c, sql=sql: _then_select(c, sql))
+                    errors.append(caught.value)
+                    assert conn.info.transaction_status == pq.TransactionStatus.IDLE
+        finally:
+            await db.close()
+        return errors
+
+    arbiter, other_key, check = asyncio.run(run())
+    assert isinstance(arbiter, RetryBatch) and world_fault(arbiter) == "conflict"
+    assert isinstance(other_key, psycopg.errors.UniqueViolation)
+    assert isinstance(check, psycopg.errors.CheckViolation)
+    assert world_fault(other_key) is None and world_fault(check) is None  # a record's, maybe
+    assert p.scalar("SELECT cash FROM accounts WHERE account_id = 'bob'") == 1_000_000
+
+
+async def _then_select(conn: Conn, sql: str) -> None:
+    await conn.execute(sql)
+    await conn.execute("SELECT 1")
