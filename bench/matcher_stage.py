@@ -46,8 +46,10 @@ from schemas.records import AcceptedCancel, AcceptedOrder, OrderBatch
 
 OUT_TOPICS = ("trades", "order-events", "book", "quotes")
 READY_TIMEOUT_S = 120.0
-IDLE_END_S = 5.0
-SETTLE_S = 5.0  # after the last matcher is ready: the rebalance it caused is done  # no new quote for this long after the input is consumed: done
+# no new quote for this long: done. A matcher that takes the whole input as one batch
+# publishes nothing for several seconds, so this is well above a batch's time
+IDLE_END_S = 30.0
+SETTLE_S = 5.0  # after the last matcher is ready: the rebalance it caused is done
 
 
 def _records(symbols: list[tuple[str, int]], per_symbol: int, seed: int,
