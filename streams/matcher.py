@@ -145,7 +145,9 @@ async def checkpoint_when_idle() -> None:
 
 @ms.app.on_partitions_assigned.connect
 async def _on_assigned(app, assigned, **kwargs) -> None:
-    owned.update(tp.partition for tp in assigned if tp.topic == matcher.orders)
+    mine = {tp.partition for tp in assigned if tp.topic == matcher.orders}
+    owned.update(mine)
+    log.info("matcher: partitions %s assigned", sorted(mine))  # bench/failover.py reads it
 
 
 @ms.app.on_partitions_revoked.connect
