@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 
 from ledger.db import make_engine
@@ -91,7 +92,22 @@ async def _restore(first: dict[tuple[str, int], int]) -> dict[tuple[str, int], i
 guard = PositionGuard("matcher", settings.kafka_bootstrap, _restore)
 
 
+async def _stop_on_failure(work) -> None:
+    """A batch or checkpoint that fails stops the stage, and so the worker (a restarted
+    agent would go on without the books it lost); the restart recovers from the table."""
+    try:
+        await work
+    except Exception:
+        log.exception("matcher: a batch or checkpoint failed; the stage stops")
+        logging.shutdown()
+        os._exit(1)
+
+
 async def _process(delivered: list) -> None:
+    await _stop_on_failure(_apply(delivered))
+
+
+async def _apply(delivered: list) -> None:
     async with _lock:
         events = await guard.admit([e for e in delivered if e.message.partition in owned])
         decoded = matcher.decode(events)
@@ -139,8 +155,12 @@ async def match(stream):
 async def checkpoint_when_idle() -> None:
     """A checkpoint is due though no batch has come to take it."""
     if pending and time.monotonic() - _since["at"] >= CHECKPOINT_INTERVAL_S:
-        async with _lock:
-            await _checkpoint()
+        await _stop_on_failure(_locked_checkpoint())
+
+
+async def _locked_checkpoint() -> None:
+    async with _lock:
+        await _checkpoint()
 
 
 @ms.app.on_partitions_assigned.connect
