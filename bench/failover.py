@@ -10,8 +10,10 @@ commands/s runs throughout. After `--warm` seconds the worker that owns `orders`
 partition 0 is SIGKILLed; for each partition it owned, the failover time is from the
 kill to the first record the survivor writes to that partition of `quotes` (a symbol's
 quotes partition is its `orders` partition: same key, partitioner and count), by broker
-timestamp. Kafka's session timeout (10 s, streams/app.py) is part of it. Prints a table
-and one JSON line; the namespace is deleted unless --keep.
+timestamp. Kafka's session timeout (10 s, streams/app.py) is part of it; the survivor's
+log gives the phases: the group noticing (its revocation), Faust's reading of the books
+changelog, the first record of a lost partition applied. Prints a table and one JSON
+line; the namespace is deleted unless --keep.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ SETTLE_S = 5.0
 FAILOVER_TIMEOUT_S = 180.0
 TICK_S = 0.05  # the flow is produced in steps of this long
 ASSIGNED = re.compile(rb"matcher: partitions \[([0-9, ]*)\] assigned")
+LOGGED = re.compile(rb"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\] \[\d+\] \[\w+\] (.*)$", re.M)
 
 
 def _flows(symbols: list[str], depth: int, per_symbol: int, seed: int) -> dict:
@@ -85,6 +88,23 @@ def _owned(log_path: Path) -> set[int]:
     """The `orders` partitions a matcher was last assigned, from its log."""
     found = ASSIGNED.findall(log_path.read_bytes())
     return {int(p) for p in found[-1].split(b",") if p.strip()} if found else set()
+
+
+def _phases(log_path: Path, kill_s: float, lost: list[int]) -> dict[str, float | None]:
+    """Seconds from the kill to each step of the survivor's take-over, from its log."""
+    marks = {"revoked": rb"matcher: partitions \[.*\] revoked",
+             "changelog_read_from": rb"Restoring state from changelog topics",
+             "changelog_read_to": rb"Done reading from changelog topics",
+             "first_record_applied": rb"matcher: partition (%s): " % b"|".join(
+                 b"%d" % p for p in lost)}
+    found: dict[str, float | None] = dict.fromkeys(marks)
+    for stamp, text in LOGGED.findall(log_path.read_bytes()):
+        at = time.mktime(time.strptime(stamp[:19].decode(), "%Y-%m-%d %H:%M:%S"))
+        at += int(stamp[20:]) / 1000 - kill_s
+        for name, pattern in marks.items():
+            if at >= 0 and found[name] is None and re.search(pattern, text):
+                found[name] = round(at, 2)
+    return found
 
 
 def _wait_ready(logs: list[Path]) -> None:
@@ -137,7 +157,8 @@ def run(args) -> dict:
         tap.assign([TopicPartition(quotes, p, OFFSET_END) for p in lost])
         tap.consume(1000, 1.0)  # positioned at the end before the kill
         os.kill(procs[victim].pid, signal.SIGKILL)
-        kill_ms = time.time() * 1000
+        kill_s = time.time()
+        kill_ms = kill_s * 1000
         print(f"bench.failover: killed matcher {victim} (partitions {lost}) after "
               f"{args.warm} s of load", flush=True)
         first: dict[int, float] = {}
@@ -148,6 +169,7 @@ def run(args) -> dict:
                     first.setdefault(msg.partition(), msg.timestamp()[1] - kill_ms)
             if procs[1 - victim].poll() is not None:
                 raise SystemExit(f"the survivor exited; see {logs[1 - victim]}")
+        phases = _phases(logs[1 - victim], kill_s, lost)
     finally:
         stop.set()
         tap.close()
@@ -165,6 +187,7 @@ def run(args) -> dict:
               "depth": args.depth, "rate": args.rate, "warm_s": args.warm,
               "partitions": lost,
               "failover_ms": {p: round(first[p]) if p in first else None for p in lost},
+              "survivor_s": phases,
               "load_avg_1m": round(os.getloadavg()[0], 2)}
     print("\n| standby replicas | partition | kill -> first output of the survivor |\n"
           "|---|---|---|")
