@@ -24,16 +24,15 @@ FRAME = re.compile(r"^(?P<func>.*?) \((?P<path>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 STAGES = (  # (part, path fragment, function or None); the innermost frame that matches
     ("gate", "streams/gate.py", "Gate.process"),
-    ("matcher checkpoint", "streams/matcher.py", "Matcher.checkpoint"),
-    ("matcher rebalance", "streams/matcher.py", "Matcher._on_assign"),
-    ("matcher", "streams/matcher.py", "Matcher._apply"),
+    ("matcher checkpoint", "streams/matcher.py", "_checkpoint"),
+    ("matcher rebalance", "streams/matcher.py", "_restore"),
+    ("matcher", "streams/matcher_records.py", "RecordMatcher.apply"),
     ("settlement", "streams/settlement.py", None),
     ("candles", "streams/candles.py", None),
     ("stage loop: poll, commit (confluent-kafka)", "streams/direct.py", "DirectStage._process"),
 )
 # innermost Python frames that stand for a wait inside native code
 WAITS = {  # named "idle: ..." so that "busy" leaves them out
-    "Matcher.run": "idle: consumer poll (waiting for records, native)",
     "DirectStage.run": "idle: consumer poll (waiting for records, native)",
     "Output.flush_now": "idle: output flush (waiting for the broker's acks, native)",
     "_worker": "idle: thread pool waiting for work",

@@ -34,9 +34,6 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("matcher-results", "symbol",
               purpose="per symbol and matcher batch: trades, releases, halts (internal: "
               "settlement and candles)", max_message_bytes=64 * 1024 * 1024),
-    TopicSpec("book-snapshots", "symbol", cleanup="compact",
-              purpose="the matcher's book snapshots, in the partition of their `orders` "
-              "partition", max_message_bytes=64 * 1024 * 1024),
     TopicSpec("dead-letters", "source topic", partitions=1,
               purpose="records that could not be decoded, with topic/partition/offset"),
 )
@@ -78,8 +75,6 @@ def _config(spec: TopicSpec) -> dict[str, str]:
     config = {"cleanup.policy": spec.cleanup}
     if spec.max_message_bytes:
         config["max.message.bytes"] = str(spec.max_message_bytes)
-    if spec.cleanup == "compact":  # compact soon: a restore reads what is not compacted yet
-        config.update({"segment.ms": str(10 * 60_000), "min.cleanable.dirty.ratio": "0.1"})
     return config
 
 

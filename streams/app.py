@@ -1,7 +1,8 @@
-"""The Faust app of a Faust stage (the candles): app id, settings, topics.
+"""The Faust app of a Faust stage (the matcher, settlement, the candles): app id,
+settings, topics.
 
-The other stages run on confluent-kafka (streams/stages.py says which and why). The
-guarantees of the whole pipeline are in README "Processing guarantees".
+The gate runs on confluent-kafka (README "Stages" says why). The guarantees of the whole
+pipeline are in README "Processing guarantees".
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ settings: Settings = load()
 # the stage this process runs (streams/stages.py); tools importing the app have none
 STAGE = os.environ.get("MATCHSTREAM_STAGE", "")
 output = Output(settings)  # what agents produce (Faust's producer serves its tables)
+# warm copies of each table partition on other workers (README "Stages")
+STANDBY_REPLICAS = int(os.environ.get("MATCHSTREAM_STANDBY_REPLICAS") or 0)
 
 app = faust.App(
     group_id(settings, STAGE) if STAGE else settings.app_id,
@@ -36,6 +39,8 @@ app = faust.App(
     broker_session_timeout=10,
     broker_heartbeat_interval=1,
     producer_linger_ms=1,
+    producer_max_request_size=64 * 1024 * 1024,  # a deep book's snapshot
+    table_standby_replicas=STANDBY_REPLICAS,
 )
 
 
@@ -52,5 +57,6 @@ def raw_topic(name: str) -> faust.TopicT:
                      key_serializer="raw", value_serializer="raw")
 
 
-results = raw_topic("matcher-results")  # what the Faust stage (candles) consumes
-CANDLES = settings.topic("candles")  # what it produces, through `output`
+orders = raw_topic("orders")  # what the matcher consumes
+results = raw_topic("matcher-results")  # what settlement and the candles consume
+CANDLES = settings.topic("candles")  # what they produce, through `output`

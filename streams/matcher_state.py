@@ -34,8 +34,6 @@ from engine.enums import OrderType, Side, TimeInForce
 from engine.spec import SymbolSpec
 from schemas.records import AcceptedCancel, AcceptedOrder
 
-INDEX_KEY = b"\x00index"  # the key of a snapshot partition's index: never a symbol
-
 
 class RebuildError(RuntimeError):
     """A book could not be put back after a failed command: its state is lost."""
@@ -44,7 +42,7 @@ class RebuildError(RuntimeError):
 @dataclass(slots=True)
 class SymbolState:
     book: Book
-    partition: int  # the `orders` partition whose book-snapshots partition holds the book
+    partition: int  # the `orders` partition whose changelog partition holds the book
     applied: dict[int, int] = field(default_factory=dict)  # `orders` partition -> offset
     gate_marks: dict[int, int] = field(default_factory=dict)  # gate partition -> offset
     dirty: bool = False
@@ -147,7 +145,7 @@ class MatcherState:
         return out
 
     def index(self, partition: int, next_offset: int) -> bytes:
-        """Where the books kept in snapshot partition `partition` stand in `orders`
+        """Where the books kept in changelog partition `partition` stand in `orders`
         partition `partition`, and the offset to read next there: written after the books at
         each checkpoint, it tells a restore which book snapshot is older than it should be."""
         books = {symbol: state.applied[partition] for symbol, state in self.symbols.items()

@@ -70,7 +70,9 @@ def fetch_range(bootstrap: str, topic: str, partition: int, start: int,
 
 class PositionGuard:
     def __init__(self, name: str, bootstrap: str,
-                 load: Callable[[set[Key]], Awaitable[dict[Key, int]]]) -> None:
+                 load: Callable[[dict[Key, int]], Awaitable[dict[Key, int]]]) -> None:
+        """`load(first)`: the stored positions of partitions not known yet, given the
+        first offset delivered in each."""
         self.name = name
         self.bootstrap = bootstrap
         self._load = load
@@ -82,10 +84,13 @@ class PositionGuard:
 
     async def admit(self, events: Sequence) -> list:
         """The events to apply, in order, with any skipped records put back in front."""
-        keys = {(e.message.topic, e.message.partition) for e in events}
-        unknown = keys - self.expected.keys()
-        if unknown:
-            self.expected.update(await self._load(unknown))
+        first: dict[Key, int] = {}
+        for e in events:
+            key = (e.message.topic, e.message.partition)
+            if key not in self.expected and key not in first:
+                first[key] = e.message.offset
+        if first:
+            self.expected.update(await self._load(first))
         admitted: list = []
         for event in events:
             key = (event.message.topic, event.message.partition)

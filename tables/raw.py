@@ -9,7 +9,7 @@ Keys starting with NUL hold an agent's position per partition (streams/progress.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import faust
@@ -32,7 +32,8 @@ class RawTable(faust.Table):
             self.data[key] = value
         return await self.changelog_topic.send(key=key, value=value, partition=partition)
 
-    async def load_positions(self, keys: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    async def load_positions(self, keys: Mapping[tuple[str, int], int]
+                             ) -> dict[tuple[str, int], int]:
         """Stored positions of (topic, partition) keys, for a PositionGuard."""
         found = {key: self.data.get(position_key(key[1])) for key in keys}
         return {key: int(value) for key, value in found.items() if value is not None}

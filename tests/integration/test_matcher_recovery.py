@@ -1,9 +1,9 @@
 """A book snapshot older than the committed offset is caught up from `orders`.
 
 A matcher frozen past the session timeout can write its snapshots after the group has
-moved on (its commit is refused, its snapshot write is not): the compacted topic then
-holds an older book than the committed offset says. The matcher that restores it must
-replay from where the snapshot stops, not from the committed offset.
+moved on (its commit is refused, its snapshot write is not): the books table's changelog
+then holds an older book than the committed offset says. The matcher that restores it
+must replay from where the snapshot stops, not from the committed offset.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import msgspec
 from confluent_kafka import Producer
 
 from infra.kafka_client import producer_config
+from streams.stages import group_id
 from tests.integration.test_bad_input import order
 from tests.platform import wait_for
 from tests.replay import assert_settled_equals_replay, read_partitions
@@ -23,11 +24,16 @@ from tests.replay import assert_settled_equals_replay, read_partitions
 SNAPSHOT_EVERY_S = 1.0  # streams/matcher.py CHECKPOINT_INTERVAL_S
 
 
+def _changelog(p) -> str:
+    """The books table's changelog topic (tables/books.py): Faust names it by app id."""
+    return f"{group_id(p.settings, 'matcher')}-books-changelog"
+
+
 def _snapshots(p) -> list[tuple[int, int, bytes]]:
     """(partition, offset applied from `orders`, blob) of every ACME snapshot, oldest first."""
     out = []
     for partition, records in read_partitions(p.settings.kafka_bootstrap,
-                                              p.topic("book-snapshots")).items():
+                                              _changelog(p)).items():
         for _offset, blob in records:
             if blob.startswith(b"{"):
                 continue  # the partition's index (streams/matcher_state.py), not a book
@@ -62,7 +68,7 @@ def test_a_snapshot_behind_the_committed_offset_is_caught_up(platform):
 
     # the older snapshot is written last, as a late writer would
     late = Producer(producer_config(p.settings))
-    late.produce(p.topic("book-snapshots"), key=b"ACME", value=stale, partition=partition)
+    late.produce(_changelog(p), key=b"%d/ACME" % partition, value=stale, partition=partition)
     assert late.flush(30) == 0
 
     # bob lifts every ask: the second step's too, which only the orders topic still has

@@ -1,6 +1,7 @@
-"""The matcher stage (streams/matcher.py) with a command that raises inside the engine:
-it becomes that command's dead letter, the batch goes on, and what is published for the
-batch is what a batch without that command publishes. No Kafka: records are stubs."""
+"""The matcher stage (streams/matcher_records.py) with a command that raises inside the
+engine: it becomes that command's dead letter, the batch goes on, and what is published
+for the batch is what a batch without that command publishes. No Kafka: events are
+stubs shaped like the agent's."""
 
 from __future__ import annotations
 
@@ -13,36 +14,17 @@ from engine.spec import SymbolSpec
 from schemas.codec import DEAD_LETTER, encode
 from schemas.records import AcceptedOrder, OrderBatch
 from streams.health import StageHealth
-from streams.matcher import Matcher
+from streams.matcher_records import RecordMatcher
 from streams.matcher_state import MatcherState
+from streams.progress import FetchedEvent, FetchedMessage
 
 SPEC = SymbolSpec("ACME", reference_price=10_000)
 T0 = 1_700_000_000_000
 
 
-@dataclass
-class Msg:
-    """What Matcher._apply reads of a confluent-kafka Message."""
-
-    _partition: int
-    _offset: int
-    _value: bytes
-    _key: bytes = b"ACME"
-
-    def error(self):
-        return None
-
-    def partition(self):
-        return self._partition
-
-    def offset(self):
-        return self._offset
-
-    def value(self):
-        return self._value
-
-    def key(self):
-        return self._key
+def event(partition: int, offset: int, value: bytes) -> FetchedEvent:
+    """What the agent hands RecordMatcher of a Faust event: key, value, message."""
+    return FetchedEvent(b"ACME", value, FetchedMessage("orders", partition, offset))
 
 
 @dataclass
@@ -53,19 +35,19 @@ class Sent:
         self.records.append((topic, key, value))
 
 
-def matcher() -> Matcher:
-    m = Matcher.__new__(Matcher)  # no consumer, producer or database
-    m.orders, m.dead_letters = "orders", "dead-letters"
-    m.topics = {name: name for name in ("trades", "order-events", "halts", "book", "quotes",
-                                        "matcher-results")}
-    m.output = Sent()
-    m.health = StageHealth("matcher")
-    m.state = MatcherState()
-    m.state.create(SPEC, 0)
-    m.owned = {0}
-    m.positions = {}
-    m.applied_since_checkpoint = 0
-    return m
+def matcher() -> RecordMatcher:
+    state = MatcherState()
+    state.create(SPEC, 0)
+    topics = {name: name for name in ("trades", "order-events", "halts", "book", "quotes",
+                                      "matcher-results")}
+    return RecordMatcher(state, Sent(), topics, "orders", "dead-letters",
+                         StageHealth("matcher"))
+
+
+def apply(m: RecordMatcher, events: list) -> None:
+    decoded = m.decode(events)
+    assert m.unknown_symbols(decoded) == set()
+    m.apply(decoded, {})
 
 
 def command(order_id, side, quantity, price, account="alice") -> AcceptedOrder:
@@ -99,15 +81,15 @@ def breaker_raises_on_second_level(monkeypatch) -> None:
     monkeypatch.setattr(Breaker, "record", record)
 
 
-def run(monkeypatch, poison: bool) -> Matcher:
+def run(monkeypatch, poison: bool) -> RecordMatcher:
     m = matcher()
-    m._apply([Msg(0, i, v) for i, v in enumerate(SETUP)])
+    apply(m, [event(0, i, v) for i, v in enumerate(SETUP)])
     if poison:
         breaker_raises_on_second_level(monkeypatch)
     # the batch's quote is read from the book when the batch ends, after the poison
-    m._apply([Msg(0, 3, GOOD)] + ([Msg(0, 4, SWEEP)] if poison else []))
+    apply(m, [event(0, 3, GOOD)] + ([event(0, 4, SWEEP)] if poison else []))
     monkeypatch.undo()
-    m._apply([Msg(0, 5, LATER)])
+    apply(m, [event(0, 5, LATER)])
     return m
 
 
@@ -124,4 +106,4 @@ def test_a_command_that_breaks_the_engine_is_dead_lettered_and_the_batch_goes_on
     quotes = [msgspec.json.decode(r[2]) for r in published if r[0] == "quotes"]
     assert [(q["bid"], q["ask"], q["ask_size"]) for q in quotes] == [
         (None, 10_000, 5), (None, 10_000, 3), (None, 10_000, 3)]
-    assert m.positions == {0: 6}
+    assert m.take_positions() == {0: 6}

@@ -1,0 +1,117 @@
+"""`orders` records in, the books' output records out: the matcher stage without Kafka.
+
+streams/matcher.py feeds it Faust events (or records the position guard read back) and
+makes what it sends durable; this part only decodes, applies and publishes, so a test
+can drive it with stub events. A record that cannot be decoded, one for an unknown
+symbol and a command the engine refuses or breaks on become dead letters, and the
+batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+from engine.spec import SymbolSpec
+from schemas.codec import ORDER_BATCH, DecodeError, encode
+from schemas.records import OrderBatch
+from streams.dead_letter import dead_letter
+from streams.health import StageHealth
+from streams.matcher_state import MatcherState, RebuildError, SymbolState
+from streams.publish import BatchPublisher
+
+log = logging.getLogger("matchstream.matcher")
+
+
+class Sink(Protocol):
+    def send(self, topic: str, key: bytes | None, value: bytes | None,
+             partition: int | None = None) -> None: ...
+
+
+Decoded = list[tuple[object, OrderBatch | DecodeError]]  # (event, its record)
+
+
+class RecordMatcher:
+    def __init__(self, state: MatcherState, output: Sink, topics: Mapping[str, str],
+                 orders: str, dead_letters: str, health: StageHealth) -> None:
+        self.state = state
+        self.output = output
+        self.topics = topics  # publish.py topic -> full name
+        self.orders = orders
+        self.dead_letters = dead_letters
+        self.health = health
+        self.positions: dict[int, int] = {}  # partition -> next offset, since a checkpoint
+
+    @staticmethod
+    def decode(events: Iterable) -> Decoded:
+        return [(event, ORDER_BATCH.decode(event.value)) for event in events]
+
+    def unknown_symbols(self, decoded: Decoded) -> set[str]:
+        return {batch.symbol for _, batch in decoded
+                if isinstance(batch, OrderBatch) and self.state.get(batch.symbol) is None}
+
+    def apply(self, decoded: Decoded, specs: Mapping[str, SymbolSpec | None]) -> int:
+        """Apply decoded records, send what they publish; how many commands they held.
+        `specs`: those of the symbols without a book yet (None: not a symbol)."""
+        publisher = BatchPublisher()
+        commands = 0
+        for event, batch in decoded:
+            partition, offset = event.message.partition, event.message.offset
+            commands += self._handle(event, batch, partition, offset, publisher, specs)
+            self.positions[partition] = offset + 1
+        for name, key, value in publisher.drain():
+            self.output.send(self.topics[name], key, value)
+        return commands
+
+    def _handle(self, event, batch, partition: int, offset: int, publisher: BatchPublisher,
+                specs: Mapping[str, SymbolSpec | None]) -> int:
+        if isinstance(batch, DecodeError):
+            self._dead_letter(batch, partition, offset, event.key)
+            return 1
+        symbol_state = self._symbol_state(batch.symbol, partition, specs)
+        if symbol_state is None:
+            self._dead_letter(DecodeError(f"unknown symbol {batch.symbol!r}", event.value),
+                              partition, offset, event.key)
+        elif self.state.claim(symbol_state, partition, offset):
+            for index, command in enumerate(batch.commands):
+                try:
+                    events = self.state.apply(symbol_state, command)
+                except RebuildError:
+                    raise  # the book is lost: a restart restores it from the table
+                except Exception as exc:  # the book is what it was before the command
+                    publisher.rebind(symbol_state.book)  # which may be a rebuilt copy
+                    if not isinstance(exc, ValueError):
+                        log.exception("matcher: command %d of %s[%d]@%d broke the engine",
+                                      index, self.orders, partition, offset)
+                    self._dead_letter(DecodeError(
+                        f"command {index} of the record cannot be applied: {exc!r}",
+                        encode(command)), partition, offset, event.key)
+                else:
+                    if events:
+                        publisher.add(symbol_state.book, events)
+        return len(batch.commands)
+
+    def _symbol_state(self, symbol: str, partition: int,
+                      specs: Mapping[str, SymbolSpec | None]) -> SymbolState | None:
+        found = self.state.get(symbol)
+        if found is not None:
+            return found
+        spec = specs.get(symbol)
+        return self.state.create(spec, partition) if spec is not None else None
+
+    def _dead_letter(self, problem: DecodeError, partition: int, offset: int,
+                     key: bytes | None) -> None:
+        letter = dead_letter(problem, self.orders, partition, offset, key)
+        self.output.send(self.dead_letters, self.orders.encode(), encode(letter))
+        self.health.dead_lettered(self.orders)
+
+    def take_positions(self) -> dict[int, int]:
+        """Next offset of each partition applied since the last call."""
+        out, self.positions = self.positions, {}
+        return out
+
+    def forget(self, partitions: set[int]) -> None:
+        self.state.forget_partitions(partitions)
+        for partition in partitions:
+            self.positions.pop(partition, None)
