@@ -2,7 +2,7 @@
 
 Per stage (its consumer group) and partition of its input topics: the high watermark
 minus the group's committed offset. The gate, matcher and settlement commit only what
-they have applied (streams/direct.py, streams/matcher.py). With no commit yet a group
+they have applied (streams/runtime/direct.py, streams/matcher.py). With no commit yet a group
 starts at the earliest record, so the lag counts from the low watermark.
 
 Measured at scrape time in a thread (confluent-kafka's AdminClient blocks), at most once
@@ -22,7 +22,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 
-from streams.stages import consumer_groups
+from streams.runtime.stages import consumer_groups
 
 log = logging.getLogger("matchstream.api.lag")
 
@@ -48,7 +48,7 @@ def partition_lag(high: int, low: int, committed: int | None) -> int:
 
 class LagMonitor:
     def __init__(self, settings) -> None:
-        # one consumer group per pipeline stage (streams/stages.py)
+        # one consumer group per pipeline stage (streams/runtime/stages.py)
         self.groups = consumer_groups(settings)
         self.topics = sorted({t for topics in self.groups.values() for t in topics})
         self._bootstrap = settings.kafka_bootstrap

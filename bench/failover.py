@@ -10,7 +10,7 @@ commands/s runs throughout. After `--warm` seconds the worker that owns `orders`
 partition 0 is SIGKILLed; for each partition it owned, the failover time is from the
 kill to the first record the survivor writes to that partition of `quotes` (a symbol's
 quotes partition is its `orders` partition: same key, partitioner and count), by broker
-timestamp. Kafka's session timeout (10 s, streams/app.py) is part of it; the survivor's
+timestamp. Kafka's session timeout (10 s, streams/runtime/app.py) is part of it; the survivor's
 log gives the phases: the group noticing (its revocation), Faust's reading of the books
 changelog, the first record of a lost partition applied. Prints a table and one JSON
 line; the namespace is deleted unless --keep.

@@ -7,7 +7,7 @@ Faust agent that only counts (`async for event in stream.events()`, in a worker
 process of its own, as the platform's Faust stage runs) and (b) with a confluent-kafka
 consumer taking batches (`consume(5000)`), as the gate, matcher and settlement stages
 do. Each rate is counted from the first record read to the last. This is the figure
-behind streams/stages.py's choice of transport. Starts the default services when
+behind streams/runtime/stages.py's choice of transport. Starts the default services when
 needed; the topic is deleted at the end.
 """
 

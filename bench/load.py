@@ -66,8 +66,8 @@ from infra.settings import REPO_ROOT, Settings, load
 from ledger.migrate import upgrade
 from schemas.codec import encode
 from schemas.records import CancelRequest, NewOrderRequest
-from streams.readiness import READY_LINE
-from streams.stages import consumer_groups
+from streams.runtime.readiness import READY_LINE
+from streams.runtime.stages import consumer_groups
 
 CASH_EACH = 1_000_000_000  # $10M per account, cents
 SHARES_EACH = 100_000  # of every symbol, per account

@@ -44,7 +44,7 @@ from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT
 from schemas.codec import encode
 from schemas.records import AcceptedCancel, AcceptedOrder, OrderBatch
-from streams.readiness import STAGE_READY_LINE
+from streams.runtime.readiness import STAGE_READY_LINE
 
 OUT_TOPICS = ("trades", "order-events", "book", "quotes")
 READY_TIMEOUT_S = 120.0

@@ -24,12 +24,13 @@ FRAME = re.compile(r"^(?P<func>.*?) \((?P<path>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 STAGES = (  # (part, path fragment, function or None); the innermost frame that matches
     ("gate", "streams/gate.py", "Gate.process"),
-    ("matcher checkpoint", "streams/matcher.py", "_checkpoint"),
+    ("checkpoint (every Faust stage)", "streams/runtime/checkpoint.py", "Checkpoint.commit"),
     ("matcher rebalance", "streams/matcher.py", "_restore"),
     ("matcher", "streams/matcher_records.py", "RecordMatcher.apply"),
     ("settlement", "streams/settlement.py", None),
     ("candles", "streams/candles.py", None),
-    ("stage loop: poll, commit (confluent-kafka)", "streams/direct.py", "DirectStage._process"),
+    ("stage loop: poll, commit (confluent-kafka)", "streams/runtime/direct.py",
+     "DirectStage._process"),
 )
 # innermost Python frames that stand for a wait inside native code
 WAITS = {  # named "idle: ..." so that "busy" leaves them out

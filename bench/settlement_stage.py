@@ -47,7 +47,7 @@ from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT
 from schemas.codec import encode
 from schemas.records import MatcherResults, OrderEvent, Trade
-from streams.readiness import STAGE_READY_LINE
+from streams.runtime.readiness import STAGE_READY_LINE
 
 CASH_EACH = 1_000_000_000  # $10M per account, cents
 SHARES_EACH = 100_000  # of every symbol, per account

@@ -19,8 +19,8 @@ from ledger import admin
 from ledger.db import make_engine
 from ledger.migrate import upgrade
 from schemas.money import format_cents
-from streams.readiness import READY_LINE
-from streams.stages import consumer_groups
+from streams.runtime.readiness import READY_LINE
+from streams.runtime.stages import consumer_groups
 
 SYMBOLS = {"ACME": 10_000, "BOLT": 5_000, "CRUX": 2_000}  # reference prices, cents
 SHARES_OUTSTANDING = 1_000_000

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from infra.settings import load
-from streams.stages import STAGES
+from streams.runtime.stages import STAGES
 
 
 def _services(args) -> None:
@@ -47,19 +47,19 @@ def _worker(args) -> None:
 
     settings = load()
     if args.stage is None or os.environ.get("MATCHSTREAM_STAGE") != args.stage:
-        from streams.supervisor import run
+        from streams.runtime.supervisor import run
 
         print(f"worker: consumer groups {settings.app_id}-<stage> on "
               f"{settings.kafka_bootstrap}", flush=True)
         port = args.metrics_port
         if port is None:
-            from streams.metrics_server import port_from_env
+            from streams.runtime.metrics_server import port_from_env
 
             port = port_from_env()
         stages = None if args.stage is None else [args.stage]
         sys.exit(run(stages, args.faust_args, settings.home / "run", port))
-    from streams.stages import group_id
-    from streams.worker import main
+    from streams.runtime.stages import group_id
+    from streams.runtime.worker import main
 
     # a stage process of the supervisor
     print(f"worker: stage {args.stage}, consumer group {group_id(settings, args.stage)}",

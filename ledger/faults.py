@@ -4,7 +4,7 @@ A fault of the world (the server unreachable or read-only, a missing privilege o
 a full disk, a lock conflict) says nothing about the records being written: the work
 waits and retries, and nothing is committed meanwhile. Only an error of the classes in
 _RECORD_CLASSES (bad data, a violated constraint) or one raised by our own code may be
-caused by a record; the stage then still has to prove it (streams/resilient.py).
+caused by a record; the stage then still has to prove it (streams/runtime/resilient.py).
 """
 
 from __future__ import annotations

@@ -1,2 +1,2 @@
-"""The pipeline's stages: thin adapters that decode, call the pure core and send the
-events on; the supervisor that runs them (streams/supervisor.py)."""
+"""The pipeline's stages, one module each (gate, matcher, settlement, candles), with the
+helpers named after them; the plumbing they share is in streams/runtime/."""

@@ -9,9 +9,9 @@ duplicates must be recognised by `seq` (a replay after a crash) — so the tumbl
 windows, the grace for late trades and the dedupe are explicit, and the table holds each
 symbol's open windows.
 
-Per batch: apply the trades, upsert candles that closed into PostgreSQL, write the
-touched symbols' state (and the agent's position) to the changelog and wait for it,
-publish every changed candle on `candles`, flush; only then is the batch acknowledged.
+Per batch: apply the trades, upsert candles that closed into PostgreSQL, publish every
+changed candle on `candles`, then checkpoint (streams/runtime/checkpoint.py): flush, write
+the touched symbols' state and the agent's position to the changelog, acknowledge.
 A replay after a crash is harmless: trades whose seq a candle already counted are
 skipped, the upsert keeps the row with the highest last_seq.
 
@@ -29,11 +29,12 @@ import time
 from engine.candles import GRACE_MS, SymbolCandles, public
 from ledger.retry import transaction
 from schemas.codec import MATCHER_RESULTS, DecodeError
-from streams import app as ms
-from streams.batching import Batcher
-from streams.database import database
-from streams.health import StageHealth
-from streams.progress import PositionGuard
+from streams.runtime import app as ms
+from streams.runtime.batching import Batcher
+from streams.runtime.checkpoint import Checkpoint
+from streams.runtime.database import database
+from streams.runtime.health import StageHealth
+from streams.runtime.progress import PositionGuard
 from tables.candles import open_candles, position_key
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,22 @@ _UPSERT = (
 health = StageHealth("market")
 ms.output.health = health
 guard = PositionGuard("candles", ms.settings.kafka_bootstrap, open_candles.load_positions)
+
+
+_touched: dict[str, int] = {}  # symbol -> partition, of states changed since the checkpoint
+
+
+def _table_entries(events) -> list:
+    """The touched symbols' open candles, then the agent's position per partition."""
+    entries = [(open_candles, symbol.encode(), json.dumps(_states[symbol].state).encode(),
+                partition) for symbol, partition in _touched.items()]
+    _touched.clear()
+    entries += [(open_candles, position_key(partition), str(position).encode(), partition)
+                for (_, partition), position in PositionGuard.positions(events).items()]
+    return entries
+
+
+checkpoint = Checkpoint(ms.output, ms.app, _table_entries)  # after every batch
 
 
 def _state(symbol: str) -> SymbolCandles:
@@ -100,24 +117,14 @@ async def _process(delivered: list) -> None:
                 changed[(c["symbol"], c["interval"], c["start_ms"])] = c
     closed_keys = {(c["symbol"], c["interval"], c["start_ms"]) for c in closed}
     await _upsert(closed)  # before the state forgets them
-    deliveries = []
-    for symbol, partition in touched.items():
-        deliveries.append(await open_candles.write(
-            symbol.encode(), json.dumps(_states[symbol].state).encode(), partition))
-    for (_, partition), position in PositionGuard.positions(events).items():
-        deliveries.append(await open_candles.write(
-            position_key(partition), str(position).encode(), partition))
     for key, c in changed.items():
         ms.output.send(ms.CANDLES, key[0].encode(), json.dumps(
             public(c, closed=key in closed_keys)).encode())
-    await ms.output.flush()
-    await ms.app.producer.flush()
-    for delivery in deliveries:
-        await delivery
+    _touched.update(touched)
+    checkpoint.applied(events)
+    await checkpoint.commit()
     for key in closed_keys:
         _persisted.pop(key, None)
-    for event in delivered:
-        event.ack()
 
 
 # candles are derived data: a tenth of a second more for them makes each batch (its
@@ -155,4 +162,5 @@ async def _on_revoked(app, revoked, **kwargs) -> None:
     lost = {(tp.topic, tp.partition) for tp in revoked}
     guard.forget()
     _states.clear()
+    _touched.clear()
     batcher.drop(lambda e: (e.message.topic, e.message.partition) not in lost)

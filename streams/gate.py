@@ -1,10 +1,10 @@
 """Gate stage on order-requests: one database transaction per batch, then send on.
 
-Reads with confluent-kafka (streams/direct.py); the batch's outputs are delivered
+Reads with confluent-kafka (streams/runtime/direct.py); the batch's outputs are delivered
 before its offsets are committed. A replayed batch re-emits the same outcomes: the
 order rows remember the request's (partition, offset) (streams/gate_logic.py). A
 database fault pauses the stage; a request proven to be unprocessable on its own is
-dead-lettered (streams/resilient.py).
+dead-lettered (streams/runtime/resilient.py).
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import time
 
 from infra.settings import Settings
 from schemas.codec import DecodeError, encode
-from streams.database import database
-from streams.dead_letter import dead_letter
-from streams.direct import DirectStage, serve
 from streams.gate_logic import GateOutput, RawRecord, process_batch
-from streams.health import StageHealth
-from streams.output import Output
-from streams.resilient import BatchPolicy
+from streams.runtime.database import database
+from streams.runtime.dead_letter import dead_letter
+from streams.runtime.direct import DirectStage, serve
+from streams.runtime.health import StageHealth
+from streams.runtime.output import Output
+from streams.runtime.resilient import BatchPolicy
 
 MAX_BATCH = 1000
 

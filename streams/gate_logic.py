@@ -25,7 +25,7 @@ from schemas.records import (
     OrderBatch,
     OrderEvent,
 )
-from streams.dead_letter import dead_letter
+from streams.runtime.dead_letter import dead_letter
 
 # rejections whose fields may not fit the orders table: answered, not recorded
 _NOT_RECORDED = {Reject.MALFORMED, Reject.UNKNOWN_SYMBOL, Reject.BAD_QUANTITY, Reject.BAD_PRICE}

@@ -2,19 +2,19 @@
 
 Faust costs ~100-250 us per Kafka record here but ~2 us per order when a record carries a
 batch, and each `orders` record is a gate batch of one symbol. The agent queues events;
-a task applies everything queued as one batch (streams/batching.py, streams/
-matcher_records.py) and sends the outputs through confluent-kafka (streams/output.py).
+a task applies everything queued as one batch (streams/runtime/batching.py, streams/
+matcher_records.py) and sends the outputs through confluent-kafka (streams/runtime/output.py).
 
-State: the books, in the changelog-backed table `books` (tables/books.py). Checkpoint,
-every CHECKPOINT_INTERVAL_S or CHECKPOINT_EVERY commands and on revocation: the outputs
-flushed, then the snapshots of the books changed since the last one (one write per book)
-and the index of every partition applied since, written to the changelog and confirmed,
-then the input events acknowledged (the agent iterates a `noack()` stream; Faust commits
-what is acknowledged). At revocation the events are not acknowledged: Faust has already
-dropped its acknowledgements of revoked partitions, and the snapshots cover them.
+State: the books, in the changelog-backed table `books` (tables/books.py). The checkpoint
+(streams/runtime/checkpoint.py) fires every CHECKPOINT_INTERVAL_S or CHECKPOINT_EVERY
+commands and on revocation; its table entries are the snapshots of the books changed
+since the last one (one write per book), then the index of every partition applied
+since. The agent iterates a `noack()` stream, so Faust commits only what the checkpoint
+acknowledges; at revocation nothing is acknowledged (Faust has already dropped its
+acknowledgements of revoked partitions) and the snapshots cover it.
 
 Recovery is Faust's table recovery. The first events of a partition then restore its
-books from the table, and the position guard (streams/progress.py) starts where
+books from the table, and the position guard (streams/runtime/progress.py) starts where
 MatcherState.replay_from says: the first offset Faust delivers, unless the partition's
 index is behind it or a book is behind the index (a snapshot written late by a matcher
 the group had moved on from); the records in between are read back from Kafka and
@@ -27,19 +27,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 
 from ledger.db import make_engine
 from ledger.retry import call
 from ledger.specs import read_spec
-from streams import app as ms
-from streams.batching import Batcher
-from streams.health import StageHealth
 from streams.matcher_records import RecordMatcher
 from streams.matcher_state import MatcherState
-from streams.output import Output
-from streams.progress import PositionGuard
 from streams.publish import BOOK, HALTS, ORDER_EVENTS, QUOTES, RESULTS, TRADES
+from streams.runtime import app as ms
+from streams.runtime.batching import Batcher
+from streams.runtime.checkpoint import Checkpoint
+from streams.runtime.health import StageHealth
+from streams.runtime.output import Output
+from streams.runtime.progress import PositionGuard
 from tables.books import book_key, books, index_key, partition_entries
 
 log = logging.getLogger("matchstream.matcher")
@@ -56,9 +56,7 @@ state = MatcherState()
 matcher = RecordMatcher(state, output, {name: settings.topic(name) for name in OUTPUTS},
                         settings.topic("orders"), settings.topic("dead-letters"), health)
 owned: set[int] = set()  # `orders` partitions assigned to this worker
-pending: list = []  # events applied since the last checkpoint
 _lock = asyncio.Lock()  # a batch, a checkpoint and a revocation never interleave
-_since = {"commands": 0, "at": time.monotonic()}
 _db = None
 
 
@@ -113,33 +111,23 @@ async def _apply(delivered: list) -> None:
         decoded = matcher.decode(events)
         unknown = matcher.unknown_symbols(decoded)
         specs = await asyncio.to_thread(_read_specs, unknown) if unknown else {}
-        _since["commands"] += matcher.apply(decoded, specs)
-        pending.extend(e for e in delivered if e.message.partition in owned)
-        if (_since["commands"] >= CHECKPOINT_EVERY
-                or time.monotonic() - _since["at"] >= CHECKPOINT_INTERVAL_S):
-            await _checkpoint()
+        count = matcher.apply(decoded, specs)
+        checkpoint.applied([e for e in delivered if e.message.partition in owned], count)
+        if checkpoint.due():
+            await checkpoint.commit()
 
 
-async def _checkpoint(ack: bool = True) -> None:
-    """Outputs, then the snapshots and indexes covering them, then the acknowledgements."""
-    _since["at"] = time.monotonic()
-    _since["commands"] = 0
-    if not pending:
-        return
-    await output.flush()  # a snapshot must never cover a record not delivered
-    deliveries = [await books.write(book_key(partition, symbol), blob, partition)
-                  for symbol, partition, blob in state.take_dirty_snapshots()]
-    for partition, next_offset in matcher.take_positions().items():  # after the books
-        deliveries.append(await books.write(
-            index_key(partition), state.index(partition, next_offset), partition))
-    await ms.app.producer.flush()
-    for delivery in deliveries:
-        await delivery
-    events = pending[:]
-    pending.clear()
-    if ack:
-        for event in events:
-            event.ack()
+def _table_entries(events) -> list:
+    """The changed books first, then the partitions' indexes that point at them."""
+    entries = [(books, book_key(partition, symbol), blob, partition)
+               for symbol, partition, blob in state.take_dirty_snapshots()]
+    entries += [(books, index_key(partition), state.index(partition, next_offset), partition)
+                for partition, next_offset in matcher.take_positions().items()]
+    return entries
+
+
+checkpoint = Checkpoint(output, ms.app, _table_entries, interval_s=CHECKPOINT_INTERVAL_S,
+                        every=CHECKPOINT_EVERY)
 
 
 batcher = Batcher("matcher", _process, MAX_BATCH)
@@ -154,13 +142,13 @@ async def match(stream):
 @ms.app.timer(CHECKPOINT_INTERVAL_S / 2)
 async def checkpoint_when_idle() -> None:
     """A checkpoint is due though no batch has come to take it."""
-    if pending and time.monotonic() - _since["at"] >= CHECKPOINT_INTERVAL_S:
+    if checkpoint.pending and checkpoint.due():
         await _stop_on_failure(_locked_checkpoint())
 
 
 async def _locked_checkpoint() -> None:
     async with _lock:
-        await _checkpoint()
+        await checkpoint.commit()
 
 
 @ms.app.on_partitions_assigned.connect
@@ -175,10 +163,10 @@ async def _on_revoked(app, revoked, **kwargs) -> None:
     lost = {tp.partition for tp in revoked if tp.topic == matcher.orders}
     async with _lock:
         try:
-            await _checkpoint(ack=False)
+            await checkpoint.commit(ack=False)
         except Exception:  # the new owner replays from the last commit: nothing is lost
             log.exception("matcher: checkpoint at revocation failed")
-        pending.clear()
+        checkpoint.discard()
         owned.difference_update(lost)
         matcher.forget(lost)
         guard.forget()

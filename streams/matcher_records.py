@@ -16,10 +16,10 @@ from typing import Protocol
 from engine.spec import SymbolSpec
 from schemas.codec import ORDER_BATCH, DecodeError, encode
 from schemas.records import OrderBatch
-from streams.dead_letter import dead_letter
-from streams.health import StageHealth
 from streams.matcher_state import MatcherState, RebuildError, SymbolState
 from streams.publish import BatchPublisher
+from streams.runtime.dead_letter import dead_letter
+from streams.runtime.health import StageHealth
 
 log = logging.getLogger("matchstream.matcher")
 

@@ -1,15 +1,15 @@
 """Settlement stage: a Faust agent on `matcher-results` that settles into PostgreSQL.
 
 Each record is one symbol's results of one matcher batch (trades, releases of cancelled
-or rejected remainders, halts). The agent queues records (streams/batching.py: batches
+or rejected remainders, halts). The agent queues records (streams/runtime/batching.py: batches
 grow with the backlog); each batch is one transaction, trades first, then releases,
 then halts. Every effect is idempotent (ledger/settlement.py), so a replay is harmless.
 
-Per batch: the records Faust skipped are read back first (streams/progress.py), the
-batch is applied, dead letters are flushed, the position per partition is written to
-the table, and only then are the records acknowledged.
+Per batch: the records Faust skipped are read back first (streams/runtime/progress.py),
+the batch is applied, then checkpointed (streams/runtime/checkpoint.py): dead letters
+flushed, the position per partition written to the table, the records acknowledged.
 
-A database fault pauses the stage until it passes (streams/resilient.py). What cannot be
+A database fault pauses the stage until it passes (streams/runtime/resilient.py). What cannot be
 decoded is dead-lettered. A record without trades that is proven unprocessable on its
 own is dead-lettered too; one with trades never is: a trade that cannot settle stops
 settlement, which alarms until it is fixed or an operator skips it.
@@ -22,13 +22,14 @@ from collections.abc import Sequence
 from ledger import settlement
 from schemas.codec import MATCHER_RESULTS, DecodeError, encode
 from schemas.records import MatcherResults
-from streams import app as ms
-from streams.batching import Batcher
-from streams.database import database
-from streams.dead_letter import dead_letter
-from streams.health import StageHealth
-from streams.progress import PositionGuard
-from streams.resilient import BatchPolicy
+from streams.runtime import app as ms
+from streams.runtime.batching import Batcher
+from streams.runtime.checkpoint import Checkpoint
+from streams.runtime.database import database
+from streams.runtime.dead_letter import dead_letter
+from streams.runtime.health import StageHealth
+from streams.runtime.progress import PositionGuard
+from streams.runtime.resilient import BatchPolicy
 from tables.raw import position_key
 from tables.settlement import settlement_positions
 
@@ -41,6 +42,14 @@ ms.output.health = health
 policy = BatchPolicy("settlement", database(), health)
 guard = PositionGuard("settlement", ms.settings.kafka_bootstrap,
                       settlement_positions.load_positions)
+
+
+def _positions(events) -> list:
+    return [(settlement_positions, position_key(partition), str(position).encode(), partition)
+            for (_, partition), position in PositionGuard.positions(events).items()]
+
+
+checkpoint = Checkpoint(ms.output, ms.app, _positions)  # after every batch
 
 
 async def settle(conn, results: Sequence[MatcherResults]) -> None:
@@ -65,15 +74,8 @@ async def _process(delivered: list) -> None:
         may_drop=lambda pair: not pair[1].trades)
     for (event, _), exc in poison:
         _dead_letter(event, DecodeError(f"cannot be applied: {exc}", event.value or b""))
-    await ms.output.flush()
-    deliveries = [await settlement_positions.write(position_key(partition),
-                                                   str(position).encode(), partition)
-                  for (_, partition), position in PositionGuard.positions(events).items()]
-    await ms.app.producer.flush()
-    for delivery in deliveries:
-        await delivery
-    for event in delivered:
-        event.ack()
+    checkpoint.applied(events)
+    await checkpoint.commit()
 
 
 def _dead_letter(event, error: DecodeError) -> None:

@@ -16,7 +16,7 @@ from faust.stores import memory
 from faust.types import TP
 
 from infra.topics import PARTITIONS
-from streams.app import app
+from streams.runtime.app import app
 from tables.raw import RawTable
 
 __all__ = ["books", "book_key", "index_key", "partition_entries"]

@@ -10,7 +10,7 @@ trades only once the state that counts them is in Kafka.
 
 from __future__ import annotations
 
-from streams.app import app
+from streams.runtime.app import app
 from tables.raw import RawTable, position_key
 
 __all__ = ["open_candles", "position_key"]

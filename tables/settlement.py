@@ -7,7 +7,7 @@ of what is settled; settlement is idempotent, so one behind costs a harmless rep
 
 from __future__ import annotations
 
-from streams.app import app
+from streams.runtime.app import app
 from tables.raw import RawTable
 
 settlement_positions: RawTable = app.tables.add(RawTable(

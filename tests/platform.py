@@ -25,7 +25,7 @@ from ledger import admin
 from ledger.db import make_engine
 from ledger.migrate import upgrade
 from schemas.codec import encode
-from streams.readiness import READY_LINE
+from streams.runtime.readiness import READY_LINE
 
 
 class Platform:

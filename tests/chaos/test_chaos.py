@@ -18,7 +18,7 @@ from tests.faults import read_only_database, restart_kafka, restart_postgres, st
 from tests.platform import wait_for
 
 LOAD_S = 30
-SESSION_TIMEOUT_S = 10  # the stages' consumers (streams/direct.py, streams/app.py)
+SESSION_TIMEOUT_S = 10  # the stages' consumers (streams/runtime/direct.py, streams/runtime/app.py)
 
 pytestmark = pytest.mark.chaos
 

@@ -11,7 +11,7 @@ import threading
 from confluent_kafka import Consumer, TopicPartition
 
 from api.errors import ApiError
-from streams.stages import group_id
+from streams.runtime.stages import group_id
 from tests.integration.test_api_support import api, auth, error_code  # noqa: F401
 from tests.platform import consume, wait_for
 

@@ -16,7 +16,7 @@ import msgspec
 from confluent_kafka import Producer
 
 from infra.kafka_client import producer_config
-from streams.stages import group_id
+from streams.runtime.stages import group_id
 from tests.integration.test_bad_input import order
 from tests.platform import wait_for
 from tests.replay import assert_settled_equals_replay, read_partitions

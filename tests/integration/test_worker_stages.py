@@ -8,7 +8,7 @@ import os
 import signal
 from pathlib import Path
 
-from streams.stages import STAGES
+from streams.runtime.stages import STAGES
 from tests.faults import stage_pids
 from tests.platform import wait_for
 

@@ -13,10 +13,10 @@ from engine.breaker import Breaker
 from engine.spec import SymbolSpec
 from schemas.codec import DEAD_LETTER, encode
 from schemas.records import AcceptedOrder, OrderBatch
-from streams.health import StageHealth
 from streams.matcher_records import RecordMatcher
 from streams.matcher_state import MatcherState
-from streams.progress import FetchedEvent, FetchedMessage
+from streams.runtime.health import StageHealth
+from streams.runtime.progress import FetchedEvent, FetchedMessage
 
 SPEC = SymbolSpec("ACME", reference_price=10_000)
 T0 = 1_700_000_000_000

@@ -1,5 +1,5 @@
 """The matcher's books table (tables/books.py) and where a partition is applied from after
-a recovery (streams/matcher.py `_restore` with the position guard, streams/progress.py).
+a recovery (streams/matcher.py `_restore` with the position guard, streams/runtime/progress.py).
 No Kafka: the table's store is filled by hand, records read back are stubs."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from faust.types import TP
 
 from engine.spec import SymbolSpec
 from schemas.records import AcceptedOrder
-from streams import matcher, progress
+from streams import matcher
 from streams.matcher_state import MatcherState
-from streams.progress import FetchedEvent, FetchedMessage, PositionGuard
+from streams.runtime import progress
+from streams.runtime.progress import FetchedEvent, FetchedMessage, PositionGuard
 from tables.books import BooksStore, book_key, books, index_key, partition_entries
 
 ORDERS = matcher.matcher.orders

@@ -6,18 +6,18 @@ import importlib
 import os
 import sys
 
-from streams.stages import STAGES
+from streams.runtime.stages import STAGES
 
 
 def main(stage: str, argv: list[str] | None = None) -> None:
-    os.environ["MATCHSTREAM_STAGE"] = stage  # read by streams.app: the stage's app id
+    os.environ["MATCHSTREAM_STAGE"] = stage  # read by streams.runtime.app: the stage's app id
     module = importlib.import_module(STAGES[stage][0])  # a Faust stage registers its agents
     from infra.settings import load
 
     if hasattr(module, "main"):
         module.main(load())
         return
-    from streams.app import app, settings
+    from streams.runtime.app import app, settings
 
     (settings.home / "faust").mkdir(parents=True, exist_ok=True)
     # the worker command enables Faust's web server by default; we serve HTTP from api/

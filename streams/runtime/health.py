@@ -2,7 +2,7 @@
 
 The metrics live in this process; under `matchstream worker` every stage writes them to
 the supervisor's multiprocess folder (PROMETHEUS_MULTIPROC_DIR) and the supervisor
-serves them all (streams/metrics_server.py).
+serves them all (streams/runtime/metrics_server.py).
 """
 
 from __future__ import annotations

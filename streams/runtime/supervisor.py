@@ -1,7 +1,7 @@
 """`matchstream worker`: one process per pipeline stage, run and watched as one worker.
 
 Each child's output is forwarded line by line with its stage as a prefix. Each stage
-tells the supervisor when it is ready on a pipe (streams/readiness.py); the supervisor
+tells the supervisor when it is ready on a pipe (streams/runtime/readiness.py); the supervisor
 prints READY_LINE once every stage has. When one stage exits the others are stopped and
 the worker exits with its status (a service manager restarts the whole): a worker with
 a stage missing would look alive while its pipeline stands still. Children die with the
@@ -20,8 +20,8 @@ import threading
 import time
 from pathlib import Path
 
-from streams import metrics_server, readiness
-from streams.stages import STAGES
+from streams.runtime import metrics_server, readiness
+from streams.runtime.stages import STAGES
 
 # candles are derived data: when the cores are short, the order path goes first
 NICENESS = {"market": 10}

@@ -3,7 +3,7 @@
 - A fault of the world (ledger/faults.py: the database unreachable or read-only, a
   missing privilege or column, a full disk) pauses the stage: the batch is retried with
   backoff until it goes through (ledger/retry.py), the stage reports itself blocked
-  (streams/health.py) and commits nothing meanwhile.
+  (streams/runtime/health.py) and commits nothing meanwhile.
 - Any other failure may be one record's: the batch is applied one record at a time. A
   record that fails alone while a probe write on the same connection succeeds is proven
   to be at fault. It is returned as poison for the stage to dead-letter, or, where the
@@ -21,7 +21,7 @@ from typing import Generic, TypeVar
 from ledger.faults import describe, world_fault
 from ledger.pg import Conn, Database, atomically
 from ledger.retry import Backoff, probe, transaction
-from streams.health import StageHealth
+from streams.runtime.health import StageHealth
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from confluent_kafka import KafkaError, Producer
 
 from infra.kafka_client import producer_config
 from infra.settings import Settings
-from streams.health import StageHealth
+from streams.runtime.health import StageHealth
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from infra.settings import Settings
 
 # stage -> (its module, topics it consumes). A module with `main(settings)` runs the
-# stage itself on confluent-kafka (streams/direct.py: Faust streams cost ~250 us an event
+# stage itself on confluent-kafka (streams/runtime/direct.py: Faust streams cost ~250 us an event
 # here); any other registers Faust agents on records that carry batches (the matcher,
 # the candles), with their changelog-backed tables
 STAGES: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from infra.settings import Settings
-from streams.progress import FetchedEvent, FetchedMessage
-from streams.readiness import signal_ready
-from streams.stages import group_id
+from streams.runtime.progress import FetchedEvent, FetchedMessage
+from streams.runtime.readiness import signal_ready
+from streams.runtime.stages import group_id
 
 log = logging.getLogger("matchstream.direct")
 

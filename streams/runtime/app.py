@@ -12,12 +12,12 @@ import os
 import faust
 
 from infra.settings import Settings, load
-from streams.output import Output
-from streams.readiness import signal_ready
-from streams.stages import group_id
+from streams.runtime.output import Output
+from streams.runtime.readiness import signal_ready
+from streams.runtime.stages import group_id
 
 settings: Settings = load()
-# the stage this process runs (streams/stages.py); tools importing the app have none
+# the stage this process runs (streams/runtime/stages.py); tools importing the app have none
 STAGE = os.environ.get("MATCHSTREAM_STAGE", "")
 output = Output(settings)  # what agents produce (Faust's producer serves its tables)
 # warm copies of each table partition on other workers (README "Stages")
