@@ -59,6 +59,11 @@ class Changed:
     orders: set[str] = field(default_factory=set)
     last_trade: dict[str, tuple[int, int]] = field(default_factory=dict)
 
+    def merge(self, other: Changed) -> Changed:
+        """Both batches' changes, e.g. a batch's trades and then its releases."""
+        return Changed(self.accounts | other.accounts, self.holdings | other.holdings,
+                       self.orders | other.orders, {**self.last_trade, **other.last_trade})
+
 
 def settle(trades: Iterable[Trade], accounts: dict[str, AccountState],
            holdings: dict[tuple[str, str], HoldingState],

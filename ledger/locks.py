@@ -1,9 +1,11 @@
 """Balances locked for update and written back, shared by the gate and settlement.
 
 Lock order, the same for every writer so concurrent ones never deadlock: accounts,
-then holdings, then orders, each sorted by key. The statements go out in the
-transaction's pipeline (ledger/pg.py): a lock answers later (Pending), a write is only
-sent, and fails the transaction at its COMMIT if it fails.
+then holdings, then orders, each sorted by key and each table in one statement per
+transaction (a second statement would take its keys out of order with the first's).
+The statements go out in the transaction's pipeline (ledger/pg.py): a lock answers
+later (Pending), a write is only sent, and fails the transaction at its COMMIT if it
+fails.
 """
 
 from __future__ import annotations

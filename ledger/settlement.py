@@ -1,9 +1,12 @@
 """Settlement of trades, release of reservations and halts: one transaction per batch.
 
-Trades and releases take two round trips each (ledger/pg.py): the trades insert and the
-locks go out together, then one statement per table and kind of change, with the rows
-the batch changed (ledger/effects.py works them out), sent with the COMMIT. Halts are
-one UPDATE. Rows are locked in the order of ledger/locks.py.
+A batch's trades and releases take two round trips together (ledger/pg.py): the trades
+insert and the locks go out together, then one statement per table and kind of change,
+with the rows the batch changed (ledger/effects.py works them out), sent with the COMMIT.
+Halts are one UPDATE. Rows are locked in the order of ledger/locks.py, each table in one
+statement for the whole batch: a second, later statement would lock accounts out of
+order with a gate that locks some of both (a deadlock, which PostgreSQL breaks after
+its deadlock_timeout of 1 s).
 
 Idempotent: a trade is settled only if its row was inserted by this transaction
 (trade_id is the key), and an order's remainder is released only once (its
@@ -12,19 +15,13 @@ cancelled_quantity is set once).
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Iterable, Sequence, Set
+from dataclasses import dataclass
 
 from engine.enums import Reject
 from ledger import effects
 from ledger.effects import AccountState, HoldingState, OrderState
-from ledger.locks import (
-    accounts_of,
-    holdings_of,
-    lock_accounts,
-    lock_holdings,
-    write_accounts,
-    write_holdings,
-)
+from ledger.locks import accounts_of, holdings_of, write_accounts, write_holdings
 from ledger.pg import Conn, Pending, send
 from schemas.records import Halt, OrderEvent, Trade
 
@@ -47,14 +44,18 @@ _ORDER_STATE = ("order_id, account_id, symbol, side, quantity, price, filled_qua
 _LOCK_ORDERS = (f"SELECT {_ORDER_STATE} FROM orders WHERE order_id = ANY(%b::text[]) "
                 "ORDER BY order_id FOR UPDATE")
 
-# the owners of orders, locked: one statement each, so no round trip to find them first
-_LOCK_OWNERS = ("SELECT account_id, cash, reserved_cash FROM accounts WHERE account_id IN "
-                "(SELECT account_id FROM orders WHERE order_id = ANY(%b::text[])) "
-                "ORDER BY account_id FOR UPDATE OF accounts")
+# The trades' accounts and the owners of the orders released, in one sorted pass (the
+# owners found in the same statement: no round trip to find them first)
+_LOCK_ACCOUNTS = (
+    "SELECT account_id, cash, reserved_cash FROM accounts WHERE account_id IN "
+    "(SELECT unnest(%b::text[]) UNION SELECT account_id FROM orders "
+    "WHERE order_id = ANY(%b::text[])) ORDER BY account_id FOR UPDATE OF accounts")
 
-_LOCK_SELLERS_HOLDINGS = (
+# the trades' holdings and those of the sell orders released, likewise
+_LOCK_HOLDINGS = (
     "SELECT account_id, symbol, quantity, reserved_quantity, cost_basis FROM holdings "
-    "WHERE (account_id, symbol) IN (SELECT account_id, symbol FROM orders "
+    "WHERE (account_id, symbol) IN (SELECT * FROM unnest(%b::text[], %b::text[]) "
+    "UNION SELECT account_id, symbol FROM orders "
     "WHERE order_id = ANY(%b::text[]) AND side = 'SELL') "
     "ORDER BY account_id, symbol FOR UPDATE OF holdings")
 
@@ -76,11 +77,30 @@ _WRITE_HALTS = (
     "WHERE s.symbol = v.sym")
 
 
-async def settle_trades(conn: Conn, trades: list[Trade]) -> int:
-    """Settle the trades not settled before; returns how many were new."""
+@dataclass(frozen=True, slots=True)
+class Settled:
+    trades: int  # trades settled that were not before
+    released: int  # orders whose remainder was released
+
+
+def releasable(events: Iterable[OrderEvent]) -> dict[str, OrderEvent]:
+    """Order events that release a reservation: cancelled or matcher-rejected orders."""
+    return {e.order_id: e for e in events
+            if e.seq > 0 and e.status in ("CANCELLED", "REJECTED")
+            and e.reason != Reject.DUPLICATE_ORDER_ID}
+
+
+async def settle(conn: Conn, trades: Sequence[Trade],
+                 releases: Sequence[OrderEvent] = ()) -> Settled:
+    """Settle the trades not settled before, then give back what cancelled or
+    matcher-rejected orders still hold reserved."""
     unique = sorted({t.trade_id: t for t in trades}.values(), key=lambda t: (t.symbol, t.seq))
-    if not unique:
-        return 0
+    wanted = releasable(releases)
+    if not unique and not wanted:
+        return Settled(0, 0)
+    released_ids = sorted(wanted)
+    holding_keys = sorted({k for t in unique
+                           for k in ((t.buyer, t.symbol), (t.seller, t.symbol))})
     # every row the batch may touch is locked before knowing which trades are new: a
     # replayed trade costs a lock, not a round trip
     await conn.execute(_PROBE_BY_KEY)
@@ -90,13 +110,14 @@ async def settle_trades(conn: Conn, trades: list[Trade]) -> int:
         [t.buy_order_id for t in unique], [t.sell_order_id for t in unique],
         [t.buyer for t in unique], [t.seller for t in unique],
         [t.aggressor for t in unique], [t.ts for t in unique]),
-        lambda rows: {r[0] for r in rows})
-    locked_accounts = await lock_accounts(conn, {a for t in unique for a in (t.buyer, t.seller)})
-    locked_holdings = await lock_holdings(
-        conn, {k for t in unique for k in ((t.buyer, t.symbol), (t.seller, t.symbol))})
-    locked_orders = await _lock_orders(conn, {o for t in unique
-                                              for o in (t.buy_order_id, t.sell_order_id)})
-    new_ids = await inserted.result()
+        lambda rows: {r[0] for r in rows}, when=bool(unique))
+    locked_accounts = await send(conn, _LOCK_ACCOUNTS, (
+        sorted({a for t in unique for a in (t.buyer, t.seller)}), released_ids), accounts_of)
+    locked_holdings = await send(conn, _LOCK_HOLDINGS, (
+        [k[0] for k in holding_keys], [k[1] for k in holding_keys], released_ids), holdings_of)
+    locked_orders = await _lock_orders(
+        conn, {o for t in unique for o in (t.buy_order_id, t.sell_order_id)} | wanted.keys())
+    new_ids = await inserted.result() if unique else set()
     accounts, holdings = await locked_accounts.result(), await locked_holdings.result()
     orders = await locked_orders.result()
     new = [t for t in unique if t.trade_id in new_ids]
@@ -104,32 +125,14 @@ async def settle_trades(conn: Conn, trades: list[Trade]) -> int:
     made = {(t.buyer, t.symbol) for t in new if t.buyer in accounts} - holdings.keys()
     holdings.update((k, HoldingState(0, 0)) for k in made)
     changed = effects.settle(new, accounts, holdings, orders)
-    await _write(conn, accounts, holdings, orders, changed, made)
+    released = effects.release(wanted, accounts, holdings, orders)
+    await _write(conn, accounts, holdings, orders, changed.merge(released), made)
     if changed.last_trade:
         symbols = sorted(changed.last_trade)
         await conn.execute(_WRITE_LAST_TRADES, (
             symbols, [changed.last_trade[s][0] for s in symbols],
             [changed.last_trade[s][1] for s in symbols]))
-    return len(new)
-
-
-async def release_remainders(conn: Conn, events: list[OrderEvent]) -> int:
-    """Give back what cancelled or matcher-rejected orders still hold reserved."""
-    wanted = {e.order_id: e for e in events
-              if e.seq > 0 and e.status in ("CANCELLED", "REJECTED")
-              and e.reason != Reject.DUPLICATE_ORDER_ID}
-    if not wanted:
-        return 0
-    ids = sorted(wanted)
-    await conn.execute(_PROBE_BY_KEY)
-    locked_accounts = await send(conn, _LOCK_OWNERS, (ids,), accounts_of)
-    locked_holdings = await send(conn, _LOCK_SELLERS_HOLDINGS, (ids,), holdings_of)
-    locked_orders = await _lock_orders(conn, set(ids))
-    accounts, holdings = await locked_accounts.result(), await locked_holdings.result()
-    orders = await locked_orders.result()
-    changed = effects.release(wanted, accounts, holdings, orders)
-    await _write(conn, accounts, holdings, orders, changed)
-    return len(changed.orders)
+    return Settled(len(new), len(released.orders))
 
 
 async def apply_halts(conn: Conn, halts: Sequence[Halt]) -> None:

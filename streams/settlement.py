@@ -54,8 +54,8 @@ checkpoint = Checkpoint(ms.output, ms.app, _positions)  # after every batch
 
 async def settle(conn, results: Sequence[MatcherResults]) -> None:
     """One transaction's work: every trade, then every release, then every halt."""
-    await settlement.settle_trades(conn, [t for r in results for t in r.trades])
-    await settlement.release_remainders(conn, [e for r in results for e in r.releases])
+    await settlement.settle(conn, [t for r in results for t in r.trades],
+                            [e for r in results for e in r.releases])
     await settlement.apply_halts(conn, [h for r in results for h in r.halts])
 
 

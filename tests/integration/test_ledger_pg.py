@@ -15,7 +15,7 @@ from psycopg import pq
 from ledger.faults import RetryBatch, world_fault
 from ledger.pg import Conn, Database, atomically
 from ledger.retry import transaction
-from ledger.settlement import apply_halts, release_remainders, settle_trades
+from ledger.settlement import Settled, apply_halts, settle
 from schemas.codec import encode
 from schemas.records import Halt, NewOrderRequest, OrderEvent, Trade
 from streams.gate_logic import RawRecord, process_batch
@@ -97,15 +97,15 @@ def test_every_batch_takes_two_round_trips(platform):
             assert out.accepted == 300
             await _counted(db, lambda c: process_batch(c, TOPIC, [_request(
                 "s1", "alice", "SELL", 20, 5)], 3))
-            settled, settling = await _counted(db, lambda c: settle_trades(c, trades))
-            assert settled == 2
-            released, releasing = await _counted(db, lambda c: release_remainders(c, [
+            settled, settling = await _counted(db, lambda c: settle(c, trades[:1]))
+            assert settled == Settled(trades=1, released=0)
+            settled, both = await _counted(db, lambda c: settle(c, trades, [
                 OrderEvent(order_id="b1", account="bob", symbol="ACME", status="CANCELLED",
                            ts=4, remaining_quantity=10, seq=3)]))
-            assert released == 1
+            assert settled == Settled(trades=1, released=1)  # the first trade was settled
             _, halting = await _counted(db, lambda c: apply_halts(c, [
                 Halt(symbol="ACME", halted=True, ts=5, until_ts=9)]))
-            return gate_one, gate_many, settling, releasing, halting
+            return gate_one, gate_many, settling, both, halting
         finally:
             await db.close()
 
@@ -181,3 +181,51 @@ def test_only_an_arbiter_key_makes_the_batch_run_again(platform):
 async def _then_select(conn: Conn, sql: str) -> None:
     await conn.execute(sql)
     await conn.execute("SELECT 1")
+
+
+def test_settlement_never_holds_a_later_account_while_it_waits_for_an_earlier_one(platform):
+    """A batch's trades (bob, cat) and a release of amy's order lock their accounts in one
+    sorted pass. Had the release locked amy after the trades' accounts, settlement would
+    hold bob while waiting for amy, and a gate locking amy then bob would deadlock with
+    it (PostgreSQL breaks a deadlock after 1 s: a stall of both stages)."""
+    p = platform
+    p.symbol("ACME", reference_price=10_000)
+    p.account("amy", cash=1_000_000)
+    p.account("bob", cash=1_000_000)
+    p.account("cat", ACME=100)
+    trade = Trade(trade_id="ACME-1", symbol="ACME", seq=1, price=10_000, quantity=5,
+                  buy_order_id="b1", sell_order_id="s1", buyer="bob", seller="cat",
+                  maker_order_id="s1", aggressor="BUY", ts=1)
+    cancel = OrderEvent(order_id="a1", account="amy", symbol="ACME", status="CANCELLED",
+                        ts=2, remaining_quantity=10, seq=2)
+    lock = "SELECT 1 FROM accounts WHERE account_id = %s FOR UPDATE"
+
+    async def run():
+        db = Database(p.settings.database_url)
+        try:
+            async with db.connection() as conn:
+                await atomically(conn, lambda c: process_batch(c, TOPIC, [
+                    _request("a1", "amy", "BUY", 10, 1), _request("b1", "bob", "BUY", 5, 2),
+                    _request("s1", "cat", "SELL", 5, 3)], 1))
+            async with await psycopg.AsyncConnection.connect(
+                    p.settings.database_url.replace("+psycopg", "")) as holder, \
+                    await psycopg.AsyncConnection.connect(
+                        p.settings.database_url.replace("+psycopg", ""),
+                        autocommit=True) as probe:
+                await holder.execute(lock, ("amy",))  # a gate holding amy
+                settling = asyncio.create_task(transaction(
+                    db, lambda c: settle(c, [trade], [cancel]), Waits()))
+                while not (await (await probe.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE %s", ("%FROM accounts%",))).fetchone())[0]:
+                    await asyncio.sleep(0.05)
+                async with probe.transaction():  # ...and then wanting bob: free
+                    await probe.execute(lock + " NOWAIT", ("bob",))
+                await holder.rollback()
+                return await asyncio.wait_for(settling, 30)
+        finally:
+            await db.close()
+
+    assert asyncio.run(run()) == Settled(trades=1, released=1)
+    assert p.rows("SELECT account_id, reserved_cash FROM accounts ORDER BY account_id") == [
+        ("amy", 0), ("bob", 0), ("cat", 0)]
