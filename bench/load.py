@@ -60,6 +60,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from bench.reconciled import reconciled
 from infra import postgres, services, topics
 from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT, Settings, load
@@ -547,6 +548,7 @@ def run(args) -> dict:
         monitor.cpu_s = sum(monitor.cpu_stages.values())
         monitor.wall_s = time.time() - t0
         result = _report(args, settings, schedule, sender, monitor, out_dir, label)
+        result["reconciled"] = _catch_up_and_reconcile(args, settings, url, sender, monitor)
     except KeyboardInterrupt:
         print("\nbench.load: interrupted; stopping workers", flush=True)
         result = {}
@@ -566,6 +568,29 @@ def run(args) -> dict:
             except (KafkaException, psycopg.Error) as exc:
                 print(f"bench.load: cleanup failed: {exc}", flush=True)
     return result
+
+
+def _catch_up_and_reconcile(args, settings: Settings, url: str, sender: Sender,
+                            monitor: Monitor) -> bool | None:
+    """Once every stage has caught up (up to --catch-up s more), reconcile the ledger."""
+    deadline = time.time() + args.catch_up
+    said = time.time()
+    row = monitor.sample(sender)
+    while not (row["lag"] and all(v == 0 for v in row["lag"].values())
+               and row["settled"] >= monitor.trades):
+        if time.time() >= deadline:
+            print(f"bench.load: reconcile: skipped, not caught up after {args.catch_up:g} s "
+                  f"more (lag {row['lag']})", flush=True)
+            return None
+        monitor.poll(1.0)
+        row = monitor.sample(sender)
+        if time.time() - said >= 5:
+            said = time.time()
+            print(f"bench.load: catching up before reconcile: lag {row['lag']}, settled "
+                  f"{row['settled']} of {monitor.trades} trades", flush=True)
+    ok = reconciled(settings, url)
+    print(f"bench.load: reconcile: {'ok' if ok else 'FAILED'}", flush=True)
+    return ok
 
 
 def _interrupt(signum, frame) -> None:
@@ -735,6 +760,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--zipf", type=float, default=1.0, help="symbol popularity exponent")
     parser.add_argument("--drain", type=float, default=10,
                         help="seconds to wait after the last send for the pipeline")
+    parser.add_argument("--catch-up", type=float, default=300,
+                        help="s to wait, after the run, for every stage to catch up before "
+                             "reconciling")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--label", default="")
     parser.add_argument("--profile", action="store_true",

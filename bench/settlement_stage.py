@@ -43,6 +43,7 @@ import psycopg
 from confluent_kafka import Producer
 
 from bench.load import _accounts, _cleanup, _pg, _setup, _symbols
+from bench.reconciled import reconciled
 from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT
 from schemas.codec import encode
@@ -293,7 +294,7 @@ def run(args) -> dict:
             first_ms, last_ms = conn.execute(
                 "SELECT min(settled_ms), max(settled_ms) FROM trades").fetchone()
             digest = _digest(conn)
-        reconciled = _reconciled(settings, url) if not args.no_reconcile else None
+        reconciled = reconciled(settings, url) if not args.no_reconcile else None
     finally:
         proc.terminate()
         try:
@@ -321,21 +322,6 @@ def run(args) -> dict:
           + {True: "ok", False: "FAILED", None: "skipped"}[reconciled])
     print(json.dumps(result))
     return result
-
-
-def _reconciled(settings, url: str) -> bool:
-    from ledger.db import make_engine
-    from ledger.reconcile import reconcile
-
-    engine = make_engine(url)
-    try:
-        failed = [c for c in reconcile(engine, settings.kafka_bootstrap,
-                                       settings.topic("trades")) if not c.ok]
-    finally:
-        engine.dispose()
-    for check in failed:
-        print(f"reconcile: {check.name}: {check.detail}", flush=True)
-    return not failed
 
 
 def main(argv: list[str] | None = None) -> None:
