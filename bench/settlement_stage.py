@@ -294,7 +294,7 @@ def run(args) -> dict:
             first_ms, last_ms = conn.execute(
                 "SELECT min(settled_ms), max(settled_ms) FROM trades").fetchone()
             digest = _digest(conn)
-        reconciled = reconciled(settings, url) if not args.no_reconcile else None
+        ledger_ok = reconciled(settings, url) if not args.no_reconcile else None
     finally:
         proc.terminate()
         try:
@@ -311,7 +311,7 @@ def run(args) -> dict:
               "stage_cpu_s": round(cpu_s, 2), "cpu_us_per_trade": round(cpu_s * 1e6 / n, 1),
               "pg_backends": len(backends), "pg_cpu_s": round(pg_cpu_s, 2),
               "pg_cpu_us_per_trade": round(pg_cpu_s * 1e6 / n, 1), "digest": digest,
-              "reconciled": reconciled, "load_avg_1m_before": round(load_before, 2)}
+              "reconciled": ledger_ok, "load_avg_1m_before": round(load_before, 2)}
     print(f"\n| trades | releases | first->last settled | trades/s | stage CPU | CPU per trade "
           f"| PostgreSQL CPU ({len(backends)} backends) | per trade |\n"
           f"|---|---|---|---|---|---|---|---|\n"
@@ -319,7 +319,7 @@ def run(args) -> dict:
           f"{cpu_s:.1f} s | {result['cpu_us_per_trade']} us | {pg_cpu_s:.1f} s | "
           f"{result['pg_cpu_us_per_trade']} us |")
     print(f"ledger digest {digest}; reconcile: "
-          + {True: "ok", False: "FAILED", None: "skipped"}[reconciled])
+          + {True: "ok", False: "FAILED", None: "skipped"}[ledger_ok])
     print(json.dumps(result))
     return result
 
