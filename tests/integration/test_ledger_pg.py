@@ -229,3 +229,23 @@ def test_settlement_never_holds_a_later_account_while_it_waits_for_an_earlier_on
     assert asyncio.run(run()) == Settled(trades=1, released=1)
     assert p.rows("SELECT account_id, reserved_cash FROM accounts ORDER BY account_id") == [
         ("amy", 0), ("bob", 0), ("cat", 0)]
+
+
+def test_the_open_buys_look_up_probes_its_partial_index(platform):
+    """The gate's position-limit look-up spells the index's predicate (ledger/tables.py
+    orders_open_buys): with another set of statuses the planner could not use it, and
+    each gate batch would scan every open order again."""
+    from ledger.gate_store import _OPEN_BUYS
+
+    p = platform
+    p.symbol("ACME", reference_price=10_000)
+    p.account("bob", cash=1_000_000)
+
+    async def run():
+        async with await psycopg.AsyncConnection.connect(
+                p.settings.database_url.replace("+psycopg", "")) as conn:
+            await conn.execute("SET enable_seqscan = off")
+            cur = await conn.execute("EXPLAIN " + _OPEN_BUYS, (["bob"], ["ACME"]), binary=True)
+            return "\n".join(row[0] for row in await cur.fetchall())
+
+    assert "orders_open_buys" in asyncio.run(run())
