@@ -11,9 +11,9 @@ from __future__ import annotations
 from infra.settings import Settings
 
 # stage -> (its module, topics it consumes). A module with `main(settings)` runs the
-# stage itself on confluent-kafka (streams/runtime/direct.py: Faust streams cost ~250 us an event
-# here); any other registers Faust agents on records that carry batches (the matcher,
-# the candles), with their changelog-backed tables
+# stage itself on confluent-kafka (the gate, streams/runtime/direct.py: Faust costs
+# ~100-250 us a record here); any other registers Faust agents on records that carry
+# batches (the matcher, settlement, the candles), with their changelog-backed tables
 STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "gate": ("streams.gate", ("order-requests",)),
     "matcher": ("streams.matcher", ("orders",)),
