@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api import market, rest, screen
-from api.health import health
+from api.health import HealthCheck, health
 from infra.settings import load
 from ledger.db import make_async_engine
 
@@ -22,6 +22,7 @@ async def lifespan(app: Starlette):
     # reads may go to a replica (CQRS); writes never do
     app.state.read_db = (make_async_engine(settings.read_database_url)
                          if settings.read_database_url else app.state.db)
+    app.state.health = HealthCheck(settings, app.state.db)
     await rest.start(app)
     await market.start(app)
     try:

@@ -45,6 +45,11 @@ async def metrics(request):
     return Response(text, media_type=CONTENT_TYPE_LATEST)
 
 
+# label values stay bounded: any other method name (uvicorn accepts any) counts as OTHER,
+# and a path is its route template or "unmatched", never the raw path
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class LatencyMiddleware:
     """Pure ASGI middleware: times every HTTP request, labelled by its route template."""
 
@@ -65,7 +70,8 @@ class LatencyMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            LATENCY.labels(scope["method"], _route(scope), str(status["code"])).observe(
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            LATENCY.labels(method, _route(scope), str(status["code"])).observe(
                 time.perf_counter() - start)
 
 

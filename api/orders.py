@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from typing import Annotated
+from urllib.parse import quote
 
 import msgspec
 from sqlalchemy import and_, or_, select, text, tuple_
@@ -24,6 +26,11 @@ from schemas.records import CancelRequest, Int64, NewOrderRequest
 STATUSES = ("ACCEPTED", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED")
 
 
+# a client's order id: checked before anything is stored, and safe in a URL and a header
+ORDER_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+OrderId = Annotated[str, msgspec.Meta(pattern=ORDER_ID_PATTERN)]
+
+
 class OrderBody(msgspec.Struct, forbid_unknown_fields=True):
     symbol: str
     side: str
@@ -31,7 +38,7 @@ class OrderBody(msgspec.Struct, forbid_unknown_fields=True):
     order_type: str = "LIMIT"
     tif: str = "GTC"
     price: Int64 | None = None  # integer cents; leave out for MARKET
-    order_id: str | None = None  # a uuid4 hex is made when left out
+    order_id: OrderId | None = None  # a uuid4 hex is made when left out
 
 
 async def place_order(request):
@@ -61,7 +68,7 @@ async def place_order(request):
               order_type: {type: string, enum: [LIMIT, MARKET]}
               tif: {type: string, enum: [GTC, IOC, FOK]}
               price: {type: integer, minimum: 1, description: limit price in cents}
-              order_id: {type: string, maxLength: 64}
+              order_id: {type: string, pattern: "^[A-Za-z0-9._:-]{1,64}$"}
     responses:
       202: {description: the order request is on Kafka; its id}
       400: {description: malformed body or header}
@@ -107,7 +114,7 @@ async def place_order(request):
         await _produce(request.app.state.order_producer, account, order_id, raw)
     metrics.ORDERS.labels("replayed" if replayed else "accepted").inc()
     return JSONResponse({"order_id": order_id, "status": "NEW", "replayed": replayed},
-                        status_code=202, headers={"Location": f"/v1/orders/{order_id}"})
+                        status_code=202, headers={"Location": f"/v1/orders/{quote(order_id, safe='')}"})
 
 
 async def cancel_order(request):

@@ -73,9 +73,10 @@ def test_reads_on_the_replica_writes_on_the_primary(platform, replica_api):
 
 async def test_health_names_what_is_unreachable(services):
     dead = dataclasses.replace(services, external_kafka="127.0.0.1:1")
-    assert health._kafka_ok(dead).startswith("unreachable")
     engine = make_async_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
     try:
-        assert await health._postgres_ok(engine) == "unreachable: OperationalError"
+        answer = await health.HealthCheck(dead, engine).answer()
+        assert answer["kafka"].startswith("unreachable")
+        assert answer["postgres"] == "unreachable: OperationalError"
     finally:
         await engine.dispose()

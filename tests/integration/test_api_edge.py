@@ -1,0 +1,63 @@
+"""The API's public edge under abuse: /metrics label sets stay bounded whatever methods
+clients invent, and a burst of /health calls makes one check, not a client each."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.integration.test_api_support import api  # noqa: F401
+
+
+def _latency_methods(api) -> set[str]:  # noqa: F811
+    families = {f.name: f for f in text_string_to_metric_families(api.get("/metrics").text)}
+    return {s.labels["method"] for s in families["matchstream_api_request_seconds"].samples}
+
+
+def test_made_up_methods_are_counted_as_other(api):  # noqa: F811
+    for i in range(300):
+        api.request(f"BREW{i}", "/v1/orders")
+        api.request(f"BREW{i}", f"/made/up/path/{i}")
+    methods = _latency_methods(api)
+    assert "OTHER" in methods
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"}
+
+
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def test_a_burst_of_health_calls_makes_one_check_and_no_threads(api):  # noqa: F811
+    assert api.get("/health").json()["status"] == "ok"
+    before, checks = _threads(), api.app.state.health.checks
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda _: api.get("/health").status_code, range(300)))
+    assert answers == [200] * 300
+    # a check per second at most, however many callers (the burst takes about a second)
+    assert api.app.state.health.checks - checks <= 3
+    assert _threads() <= before + 1
+
+
+def test_an_order_id_outside_the_charset_is_refused_before_anything_is_stored(platform, api):  # noqa: F811
+    """A printable id the Location header cannot carry (`订单1`) was committed and sent to
+    Kafka, then answered 500, and 500 again on every retry."""
+    from tests.integration.test_api_support import auth, error_code
+
+    p = platform
+    p.symbol("ACME", reference_price=10_000)
+    p.account("alice", cash=1_000_000)
+    alice = {**auth(p, "alice"), "Idempotency-Key": "k-unicode"}
+    for _ in range(2):
+        refused = api.post("/v1/orders", headers=alice, json={
+            "symbol": "ACME", "side": "BUY", "quantity": 1, "price": 9_000,
+            "order_id": "订单1"})
+        assert refused.status_code == 400 and error_code(refused) == "MALFORMED"
+    assert p.scalar("SELECT count(*) FROM issued_orders") == 0
+    assert p.scalar("SELECT count(*) FROM idempotency_keys") == 0
+    placed = api.post("/v1/orders", headers=alice, json={
+        "symbol": "ACME", "side": "BUY", "quantity": 1, "price": 9_000,
+        "order_id": "client:A-1.b_2"})
+    assert placed.status_code == 202 and placed.headers["Location"] == \
+        "/v1/orders/client%3AA-1.b_2"
