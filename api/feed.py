@@ -75,6 +75,7 @@ class Hub:
         self.subs: dict[str, set[Subscriber]] = {}
         self.records = 0
         self.dropped_subscribers = 0
+        self.anonymous: dict[str, int] = {}  # address -> unauthenticated connections (api/ws.py)
 
     # -- state for snapshots and REST
     def status(self, symbol: str, db_halted_until: int = 0) -> dict:

@@ -14,6 +14,12 @@ Server -> client:
   {"type": "error", "code": "unknown_channel" | "unknown_symbol" | "unauthorized" |
                             "bad_request", "message": ..., "channel": C (if any)}
 A client too slow to keep up with its bounded queue is closed with code 4008.
+
+Limits (an error message first, then the close): a message over MAX_MESSAGE_CHARS closes
+with 1009; more than MAX_CHANNELS channels on a connection (MAX_CHANNELS_ANONYMOUS before
+it authenticates), or more than MAX_ANONYMOUS_PER_ADDRESS unauthenticated connections
+from one address, close with 1008. Subscribing yields to the event loop every
+YIELD_EVERY channels, so one large message cannot hold the loop.
 """
 
 from __future__ import annotations
@@ -31,6 +37,21 @@ from api.feed import CANDLE_INTERVALS, SLOW_CLOSE_CODE, Subscriber
 log = logging.getLogger(__name__)
 
 PUBLIC_KINDS = ("ticker", "trades", "book", "halts")
+MAX_MESSAGE_CHARS = 64 * 1024
+MAX_CHANNELS = 200
+MAX_CHANNELS_ANONYMOUS = 50
+MAX_ANONYMOUS_PER_ADDRESS = 20
+YIELD_EVERY = 16
+TOO_BIG, POLICY_VIOLATION = 1009, 1008
+
+
+class Violation(Exception):
+    """A limit broken: the connection is told why, then closed with close_code."""
+
+    def __init__(self, close_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+        self.code = code
 
 
 class ChannelError(Exception):
@@ -71,6 +92,8 @@ async def endpoint(websocket: WebSocket) -> None:
     hub = market.hub
     await websocket.accept()
     closing: dict = {}
+    address = websocket.client.host if websocket.client else ""
+    anonymous = hub.anonymous  # address -> unauthenticated connections open
 
     def on_overflow(sub: Subscriber) -> None:
         hub.remove(sub)
@@ -98,25 +121,61 @@ async def endpoint(websocket: WebSocket) -> None:
             return
         if sub.account is not None and sub.account != principal.account_id:
             hub.unsubscribe(sub, "orders:" + sub.account)
+        if sub.account is None:
+            _leave(anonymous, address)
         sub.account = principal.account_id
         await reply({"type": "authenticated", "account": sub.account})
 
+    anonymous[address] = anonymous.get(address, 0) + 1
     token = websocket.query_params.get("token")
     if token:  # before reading: a subscribe to orders right after connecting needs it
         await authenticate(token)
-    reader = asyncio.create_task(_read(websocket, market, hub, sub, reply, authenticate))
+    if sub.account is None and anonymous[address] > MAX_ANONYMOUS_PER_ADDRESS:
+        reader = asyncio.create_task(_refuse(Violation(
+            POLICY_VIOLATION, "too_many_connections",
+            f"at most {MAX_ANONYMOUS_PER_ADDRESS} unauthenticated connections per address")))
+    else:
+        reader = asyncio.create_task(_read(websocket, market, hub, sub, reply, authenticate))
     try:
         await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         hub.remove(sub)
+        if sub.account is None:
+            _leave(anonymous, address)
+        violation = None
         for task in (reader, writer):
             if task.done() and not task.cancelled():
-                task.exception()  # a socket that went away: retrieved, not logged
+                exc = task.exception()  # a socket that went away: retrieved, not logged
+                violation = exc if isinstance(exc, Violation) else violation
             task.cancel()
         code, reason = (SLOW_CLOSE_CODE, "slow consumer") if closing.get("slow") else (1000, "")
+        if violation is not None:
+            code, reason = violation.close_code, violation.code
+            with contextlib.suppress(RuntimeError, OSError, TimeoutError, WebSocketDisconnect):
+                await asyncio.wait_for(_drain(websocket, sub, {
+                    "type": "error", "code": violation.code, "message": str(violation)}), 2)
         # the peer may be gone already, or (a slow one) not reading: never wait long
         with contextlib.suppress(RuntimeError, OSError, TimeoutError, WebSocketDisconnect):
             await asyncio.wait_for(websocket.close(code, reason), 2)
+
+
+def _leave(anonymous: dict[str, int], address: str) -> None:
+    left = anonymous.get(address, 0) - 1
+    if left > 0:
+        anonymous[address] = left
+    else:
+        anonymous.pop(address, None)
+
+
+async def _refuse(violation: Violation) -> None:
+    raise violation
+
+
+async def _drain(websocket, sub, last: dict) -> None:
+    """What is queued for the client, then `last` (before a close that says why)."""
+    while not sub.queue.empty():
+        await websocket.send_text(sub.queue.get_nowait())
+    await websocket.send_text(json.dumps(last))
 
 
 async def _read(websocket, market, hub, sub, reply, authenticate) -> None:
@@ -125,6 +184,9 @@ async def _read(websocket, market, hub, sub, reply, authenticate) -> None:
             raw = await websocket.receive_text()
         except (WebSocketDisconnect, RuntimeError, KeyError):
             return
+        if len(raw) > MAX_MESSAGE_CHARS:
+            raise Violation(TOO_BIG, "too_big",
+                            f"a message may be at most {MAX_MESSAGE_CHARS} characters")
         try:
             msg = json.loads(raw)
             action = msg["action"]
@@ -144,7 +206,15 @@ async def _read(websocket, market, hub, sub, reply, authenticate) -> None:
                 await reply({"type": "error", "code": "bad_request",
                              "message": "\"channels\" must be a non-empty list"})
                 continue
-            for channel in channels:
+            limit = MAX_CHANNELS if sub.account is not None else MAX_CHANNELS_ANONYMOUS
+            if len(channels) > limit or (action == "subscribe"
+                                         and len(sub.channels) + len(channels) > limit):
+                raise Violation(POLICY_VIOLATION, "too_many_channels",
+                                f"at most {limit} channels per connection"
+                                + ("" if sub.account else " before it authenticates"))
+            for i, channel in enumerate(channels):
+                if i % YIELD_EVERY == YIELD_EVERY - 1:
+                    await asyncio.sleep(0)  # let other connections and the feed run
                 try:
                     key, name = await parse_channel(market, channel, sub.account)
                 except ChannelError as exc:

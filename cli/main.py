@@ -71,7 +71,9 @@ def _api(args) -> None:
     import uvicorn
 
     print(f"api: serving on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run("api.app:app", host=args.host, port=args.port, log_level="info")
+    # the server drops frames over 1 MiB itself; api/ws.py refuses messages over 64 KiB
+    uvicorn.run("api.app:app", host=args.host, port=args.port, log_level="info",
+                ws_max_size=1 << 20)
 
 
 def _reconcile(args) -> None:

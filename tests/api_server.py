@@ -28,7 +28,7 @@ class ApiServer:
         self.log_path = platform.log_dir / f"{platform.namespace}-api.log"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
+             "--port", str(self.port), "--log-level", "warning", "--ws-max-size", "1048576"],
             cwd=REPO_ROOT, env={**platform.env(), **env}, stdout=open(self.log_path, "ab"),  # noqa: SIM115
             stderr=subprocess.STDOUT, start_new_session=True)
         wait_for(self._up, TIMEOUT, "the API to answer", [self.log_path])

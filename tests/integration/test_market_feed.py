@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -319,3 +320,74 @@ async def _halt(p):
         halts.close()
         api.close()
         p.kill_worker(worker)
+
+
+def test_websocket_limits(platform):
+    """Each limit says why, then closes with the code that applies; a message of 200,000
+    channels is refused at once instead of holding the API's loop."""
+    asyncio.run(_limits(platform))
+
+
+async def _limits(p):
+    from api import ws as limits
+
+    p.symbol("ACME", reference_price=10_000)
+    symbols = [f"S{i}" for i in range(30)]
+    for symbol in symbols:
+        p.symbol(symbol, reference_price=10_000)
+    p.account("bob", cash=1_000)
+    token = issue_token(p.db, "bob")
+    api = ApiServer(p)
+    try:
+        async def refused(client, what: str) -> tuple[dict, int]:
+            error = await client.until(lambda m: m.get("type") == "error", what)
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await asyncio.wait_for(client.ws.recv(), TIMEOUT)
+            return error, client.ws.close_code
+
+        big = await Client.connect(api.ws_url)
+        await big.ws.send(json.dumps({"action": "ping", "pad": "x" * (65 * 1024)}))
+        error, code = await refused(big, "a too-big message refused")
+        assert (error["code"], code) == ("too_big", 1009)
+
+        huge = await Client.connect(api.ws_url)  # 200,000 channels: ~2.5 MB
+        await huge.send(action="subscribe", channels=[f"ticker:S{i}" for i in range(200_000)])
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await asyncio.wait_for(huge.ws.recv(), TIMEOUT)
+        assert huge.ws.close_code == 1009  # the server's frame limit (1 MiB)
+
+        flood = await Client.connect(f"{api.ws_url}?token={token}")
+        await flood.send(action="subscribe", channels=[f"ticker:S{i}" for i in range(4_000)])
+        error, code = await refused(flood, "4,000 channels refused")
+        assert (error["code"], code) == ("too_many_channels", 1008)
+
+        anonymous = await Client.connect(api.ws_url)
+        await anonymous.send(action="subscribe", channels=["ticker:ACME"] * 51)
+        error, code = await refused(anonymous, "51 channels before authenticating")
+        assert (error["code"], code) == ("too_many_channels", 1008)
+
+        # the limit counts a connection's channels, so many small messages reach it too
+        authed = await Client.connect(f"{api.ws_url}?token={token}")
+        channels = [c for s in symbols for c in (
+            f"ticker:{s}", f"trades:{s}", f"book:{s}", f"halts:{s}", f"candles:{s}:1m",
+            f"candles:{s}:5m", f"candles:{s}:1h", f"candles:{s}:1d")]  # 240
+        await authed.send(action="subscribe", channels=channels[:40])
+        await authed.until(is_("snapshot", channels[39]), "within the limit")
+        for start in range(40, len(channels), 40):
+            await authed.send(action="subscribe", channels=channels[start:start + 40])
+        error, code = await refused(authed, "the connection's channels over the limit")
+        subscribed = {m["channel"] for m in authed.messages if m.get("type") == "subscribed"}
+        assert len(subscribed) == limits.MAX_CHANNELS
+        assert (error["code"], code) == ("too_many_channels", 1008)
+
+        kept = [await Client.connect(api.ws_url)
+                for _ in range(limits.MAX_ANONYMOUS_PER_ADDRESS)]
+        one_more = await Client.connect(api.ws_url)
+        error, code = await refused(one_more, "an unauthenticated connection too many")
+        assert (error["code"], code) == ("too_many_connections", 1008)
+        await kept[0].send(action="ping")
+        await kept[0].until(lambda m: m.get("type") == "pong", "the others still served")
+        for client in kept:
+            await client.ws.close()
+    finally:
+        api.close()
