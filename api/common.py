@@ -44,14 +44,33 @@ def _token(request) -> str | None:
     return token if token and token.isascii() and token.isprintable() else None
 
 
+MAX_BODY_BYTES = 64 * 1024
+
+
 async def json_body(request, struct: type):
-    raw = await request.body()
+    raw = await _bounded_body(request)
     try:
         return msgspec.json.decode(raw, type=struct)
     except msgspec.ValidationError as exc:
         raise bad_request(f"invalid request body: {exc}", "MALFORMED") from None
     except msgspec.DecodeError:
         raise bad_request("the request body must be a JSON object", "MALFORMED") from None
+
+
+async def _bounded_body(request) -> bytes:
+    """The body, refused with 413 past MAX_BODY_BYTES: by its Content-Length before
+    reading, or while reading one sent in chunks."""
+    too_big = ApiError(413, "TOO_LARGE", f"a request body may be at most {MAX_BODY_BYTES} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_big
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def text_ok(value: str, max_length: int) -> bool:

@@ -19,7 +19,8 @@ log = logging.getLogger("matchstream.api")
 _REJECT_STATUS = {Stage.DECODE: 400, Stage.VALIDATION: 422, Stage.RISK: 422,
                   Stage.MATCHING: 409, Stage.HALT: 409}
 _HTTP_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-               405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 415: "UNSUPPORTED_MEDIA_TYPE",
+               405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "TOO_LARGE",
+               415: "UNSUPPORTED_MEDIA_TYPE",
                422: "UNPROCESSABLE", 503: "UNAVAILABLE"}
 
 

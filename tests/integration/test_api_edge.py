@@ -61,3 +61,20 @@ def test_an_order_id_outside_the_charset_is_refused_before_anything_is_stored(pl
         "order_id": "client:A-1.b_2"})
     assert placed.status_code == 202 and placed.headers["Location"] == \
         "/v1/orders/client%3AA-1.b_2"
+
+
+def test_a_body_over_64_kib_is_refused_with_413(platform, api):  # noqa: F811
+    from tests.integration.test_api_support import auth, error_code
+
+    p = platform
+    p.symbol("ACME", reference_price=10_000)
+    p.account("alice", cash=1_000_000)
+    headers = {**auth(p, "alice"), "Content-Type": "application/json"}
+    body = b'{"symbol": "ACME", "side": "BUY", "quantity": 1, "price": 9000, "pad": "' + \
+        b"x" * (65 * 1024) + b'"}'
+    declared = api.post("/v1/orders", headers=headers, content=body)
+    assert (declared.status_code, error_code(declared)) == (413, "TOO_LARGE")
+    chunked = api.post("/v1/orders", headers=headers,
+                       content=(body[i:i + 4096] for i in range(0, len(body), 4096)))
+    assert (chunked.status_code, error_code(chunked)) == (413, "TOO_LARGE")
+    assert p.scalar("SELECT count(*) FROM issued_orders") == 0
