@@ -8,7 +8,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from api import market, rest, screen
+from api import market, redact, rest, screen
 from api.health import HealthCheck, health
 from infra.settings import load
 from ledger.db import make_async_engine
@@ -41,6 +41,7 @@ async def index(request):
 
 
 def create_app() -> Starlette:
+    redact.install()
     routes = [Route("/", index), Route("/health", health), *rest.routes, *market.routes,
               *screen.routes]
     return Starlette(routes=routes, lifespan=lifespan, middleware=rest.middleware,

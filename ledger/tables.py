@@ -159,6 +159,10 @@ api_tokens = Table(
     Column("is_admin", Boolean, nullable=False, server_default=text("false")),
     Column("label", Text, nullable=False, server_default=""),
     Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
+    # the token's first characters, to name it in `matchstream token --list / --revoke`
+    Column("prefix", String(16), nullable=False, server_default=""),
+    Column("expires_ms", BigInteger),  # NULL: never
+    Column("revoked_ms", BigInteger),
 )
 
 # A retried POST /v1/orders with the same key answers with the first order's id.

@@ -21,14 +21,14 @@ def free_port() -> int:
 
 
 class ApiServer:
-    def __init__(self, platform, **env) -> None:
+    def __init__(self, platform, log_level: str = "warning", **env) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/v1/ws"
         self.log_path = platform.log_dir / f"{platform.namespace}-api.log"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning", "--ws-max-size", "1048576"],
+             "--port", str(self.port), "--log-level", log_level, "--ws-max-size", "1048576"],
             cwd=REPO_ROOT, env={**platform.env(), **env}, stdout=open(self.log_path, "ab"),  # noqa: SIM115
             stderr=subprocess.STDOUT, start_new_session=True)
         wait_for(self._up, TIMEOUT, "the API to answer", [self.log_path])

@@ -87,3 +87,30 @@ def test_token_cli_openapi_and_metrics(platform, api):  # noqa: F811
     assert metrics.headers["content-type"].startswith("text/plain")
     assert "matchstream_api_request_seconds" in metrics.text
     assert "matchstream_consumer_lag_up 1.0" in metrics.text
+
+
+def test_tokens_expire_are_listed_by_prefix_and_revoked(platform, api):  # noqa: F811
+    from api.auth import issue_token
+
+    p = platform
+    p.account("gina")
+    env = p.env()
+    run = [sys.executable, "-m", "cli.main", "token"]
+
+    def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([*run, *args], cwd=REPO_ROOT, env=env, capture_output=True,
+                              text=True, check=check)
+
+    def status(token: str) -> int:
+        return api.get("/v1/orders", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    kept, revoked = cli("gina").stdout.strip(), cli("gina", "--label", "laptop").stdout.strip()
+    expired = issue_token(p.db, "gina", ttl_days=-1)
+    assert [status(t) for t in (kept, revoked, expired)] == [200, 200, 401]
+    listed = cli("--list", "gina").stdout
+    assert kept[:10] in listed and revoked[:10] in listed and "expired" in listed
+    assert kept not in listed and revoked not in listed  # prefixes only
+    assert cli("--revoke", revoked[:10]).returncode == 0
+    assert [status(t) for t in (kept, revoked)] == [200, 401]
+    assert cli("--revoke", revoked[:10], check=False).returncode != 0  # revoked already
+    assert "revoked" in cli("--list", "gina").stdout

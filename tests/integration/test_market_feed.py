@@ -391,3 +391,26 @@ async def _limits(p):
             await client.ws.close()
     finally:
         api.close()
+
+
+def test_no_token_in_the_api_log(platform):
+    asyncio.run(_no_token_logged(platform))
+
+
+async def _no_token_logged(p):
+    p.symbol("ACME", reference_price=10_000)
+    p.account("bob", cash=1_000)
+    token = issue_token(p.db, "bob")
+    api = ApiServer(p, log_level="info")
+    try:
+        bob = await Client.connect(f"{api.ws_url}?token={token}")
+        await bob.until(lambda m: m.get("type") == "authenticated", "bob authenticated")
+        await bob.ws.close()
+        assert api.get(f"/v1/market/stats?token={token}").status_code == 200
+        wait_for(lambda: "/v1/market/stats" in api.log_path.read_text(), TIMEOUT,
+                 "the access log line", [api.log_path])
+    finally:
+        api.close()
+    log = api.log_path.read_text()
+    assert "/v1/ws?token=[redacted]" in log and "stats?token=[redacted]" in log
+    assert token not in log and token[10:] not in log
