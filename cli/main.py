@@ -102,6 +102,20 @@ def _demo(args) -> None:
     run(args)
 
 
+def _prune(args) -> None:
+    from ledger.db import make_engine
+    from ledger.retention import RETENTION_HOURS, prune
+
+    hours = RETENTION_HOURS if args.retention_hours is None else args.retention_hours
+    engine = make_engine(load().database_url, pool_size=1)
+    try:
+        removed = prune(engine, hours)
+    finally:
+        engine.dispose()
+    print(f"prune: removed {removed['idempotency_keys']} idempotency keys and "
+          f"{removed['issued_orders']} issued order ids older than {hours:g} h")
+
+
 def _ledger(args) -> None:
     from cli import ledger_commands
 
@@ -135,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--wait", type=float, default=0,
                      help="retry for up to this many seconds while settlement catches up")
     rec.set_defaults(func=_reconcile)
+    prune = sub.add_parser("prune", help="delete idempotency keys and issued order ids past "
+                           "retention (the worker does it every hour)")
+    prune.add_argument("--retention-hours", type=float, default=None,
+                       help="default 24 (ledger/retention.py)")
+    prune.set_defaults(func=_prune)
     demo = sub.add_parser("demo", help="services, worker, API and a simulated market")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--seconds", type=float, default=0,

@@ -5,7 +5,8 @@ tells the supervisor when it is ready on a pipe (streams/runtime/readiness.py); 
 prints READY_LINE once every stage has. When one stage exits the others are stopped and
 the worker exits with its status (a service manager restarts the whole): a worker with
 a stage missing would look alive while its pipeline stands still. Children die with the
-supervisor, even on SIGKILL (PR_SET_PDEATHSIG).
+supervisor, even on SIGKILL (PR_SET_PDEATHSIG). Every PRUNE_EVERY_S the supervisor also
+prunes the API's request bookkeeping past its retention (ledger/retention.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from streams.runtime.stages import STAGES
 
 # candles are derived data: when the cores are short, the order path goes first
 NICENESS = {"market": 10}
+PRUNE_ENV = "MATCHSTREAM_PRUNE_EVERY_S"  # 0: never
+PRUNE_EVERY_S = 3600.0
 STOP_GRACE_S = 20.0
 _PR_SET_PDEATHSIG = 1
 
@@ -123,6 +126,24 @@ class Supervisor:
                 proc.wait()
 
 
+def _prune_every(every: float) -> None:
+    """Prune now and then; a failure (the database away) waits for the next round."""
+    from infra.settings import load
+    from ledger.db import make_engine
+    from ledger.retention import prune
+
+    engine = make_engine(load().database_url, pool_size=1)
+    while True:
+        time.sleep(every)
+        try:
+            removed = prune(engine)
+        except Exception as exc:  # noqa: BLE001 - retried next round, said in the log
+            _say(f"worker: prune failed: {exc.__class__.__name__}: {exc}\n".encode())
+            continue
+        if any(removed.values()):
+            _say(f"worker: pruned {removed}\n".encode())
+
+
 def run(stages: list[str] | None, faust_args: list[str], run_dir: Path,
         metrics_port: int) -> int:
     chosen = stages or list(STAGES)
@@ -133,6 +154,10 @@ def run(stages: list[str] | None, faust_args: list[str], run_dir: Path,
     _say(f"worker: starting stages {', '.join(chosen)}\n".encode())
     supervisor.start()
     metrics_server.serve(metrics_dir, metrics_port, _say)  # a thread: after every fork
+    every = float(os.environ.get(PRUNE_ENV) or PRUNE_EVERY_S)
+    if every > 0:
+        threading.Thread(target=_prune_every, args=(every,), daemon=True,
+                         name="prune").start()
     try:
         return supervisor.wait()
     finally:
