@@ -176,10 +176,13 @@ class Hub:
                                 "ts": q["ts"], "seq": q["seq"]})
         self.publish("ticker:" + symbol, "ticker:" + symbol, self.ticker(symbol))
 
-    def _last(self, symbol: str, trade: dict) -> None:
+    def _last(self, symbol: str, trade: dict) -> bool:
+        """Keep the symbol's newest trade; True if this one is newer than the kept one."""
         old = self.last_trade.get(symbol)
-        if old is None or trade["seq"] >= old["seq"]:
+        if old is None or trade["seq"] > old["seq"]:
             self.last_trade[symbol] = trade
+            return True
+        return False
 
     def _on_book(self, change: dict, key) -> None:
         symbol = change["symbol"]
@@ -197,9 +200,11 @@ class Hub:
         # the public tape: no accounts or order ids (those go to their owners only)
         trade = {k: record.get(k) for k in PUBLIC_TRADE_FIELDS}
         self.trades.setdefault(symbol, deque(maxlen=RECENT_TRADES)).append(trade)
-        self._last(symbol, {"price": trade["price"], "quantity": trade["quantity"],
-                            "ts": trade["ts"], "seq": trade["seq"]})
+        newer = self._last(symbol, {"price": trade["price"], "quantity": trade["quantity"],
+                                    "ts": trade["ts"], "seq": trade["seq"]})
         self.publish("trades:" + symbol, "trades:" + symbol, trade)
+        if newer:  # the ticker's last price, even before (or without) the next quote
+            self.publish("ticker:" + symbol, "ticker:" + symbol, self.ticker(symbol))
 
     def _on_halts(self, halt: dict, key) -> None:
         symbol = halt["symbol"]

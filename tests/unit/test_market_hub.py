@@ -75,3 +75,19 @@ def test_halt_status_follows_until_ts():
     assert hub.status("ACME") == {"symbol": "ACME", "halted": True, "halted_until": far,
                                   "reference_price": 100, "attempted_price": 120}
     assert hub.ticker("ACME")["halted"] is True
+
+
+def test_a_trade_updates_ticker_subscribers_before_the_next_quote():
+    """A screen that took its ticker snapshot before the trade arrived shows the trade's
+    price at once, not only when (or if) a quote follows."""
+    hub = Hub()
+    sub = Subscriber(lambda s: None)
+    hub.subscribe(sub, "ticker:ACME")
+    trade = rec(trade_id="ACME-1", symbol="ACME", seq=1, price=10_100, quantity=2,
+                buyer="bob", seller="alice", buy_order_id="b1", sell_order_id="a1",
+                maker_order_id="a1", aggressor="BUY", ts=7)
+    hub.dispatch([("trades", b"ACME", trade)])
+    [update] = [json.loads(sub.queue.get_nowait()) for _ in range(sub.queue.qsize())]
+    assert (update["channel"], update["data"]["last"]) == ("ticker:ACME", 10_100)
+    hub.dispatch([("trades", b"ACME", trade)])  # a replay: nothing new to say
+    assert sub.queue.empty()
