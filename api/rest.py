@@ -11,6 +11,7 @@ from api import admin, errors, metrics, orders, portfolio, queries
 from api.lag import LagMonitor
 from api.openapi import openapi
 from api.producer import OrderProducer
+from api.ratelimit import RateLimitMiddleware
 from ledger.db import make_engine
 
 routes: list = [
@@ -32,7 +33,7 @@ routes: list = [
 ]
 
 exception_handlers = errors.exception_handlers
-middleware = [Middleware(metrics.LatencyMiddleware)]
+middleware = [Middleware(metrics.LatencyMiddleware), Middleware(RateLimitMiddleware)]
 
 
 async def start(app) -> None:

@@ -78,3 +78,32 @@ def test_a_body_over_64_kib_is_refused_with_413(platform, api):  # noqa: F811
                        content=(body[i:i + 4096] for i in range(0, len(body), 4096)))
     assert (chunked.status_code, error_code(chunked)) == (413, "TOO_LARGE")
     assert p.scalar("SELECT count(*) FROM issued_orders") == 0
+
+
+def test_rate_limits_per_token_and_per_address(platform, monkeypatch):
+    """Queries and order entry draw on separate buckets of a token; the address's bucket
+    holds whatever the tokens; a refusal says when to come back."""
+    from tests.integration.test_api_support import app_client, auth, error_code
+
+    p = platform
+    p.symbol("ACME", reference_price=10_000)
+    p.account("alice", cash=1_000_000)
+    p.account("bob", cash=1_000_000)
+    monkeypatch.setenv("MATCHSTREAM_RATE_QUERIES", "0.01/3")  # 3, then one per 100 s
+    monkeypatch.setenv("MATCHSTREAM_RATE_ORDERS", "0.01/2")
+    monkeypatch.setenv("MATCHSTREAM_RATE_ADDRESS", "0.01/7")  # alice takes 5
+    alice, bob = auth(p, "alice"), auth(p, "bob")
+    order = {"symbol": "ACME", "side": "BUY", "quantity": 1, "price": 9_000}
+    with app_client(p, monkeypatch) as api:  # noqa: F811
+        assert [api.get("/v1/portfolio", headers=alice).status_code
+                for _ in range(4)] == [200, 200, 200, 429]
+        refused = api.get("/v1/portfolio", headers=alice)
+        assert (refused.status_code, error_code(refused)) == (429, "RATE_LIMITED")
+        assert 1 <= int(refused.headers["Retry-After"]) <= 100
+        # order entry has its own bucket
+        assert [api.post("/v1/orders", headers=alice, json=order).status_code
+                for _ in range(3)] == [202, 202, 429]
+        # another token has its own buckets, until the address has none left
+        assert [api.get("/v1/portfolio", headers=bob).status_code
+                for _ in range(3)] == [200, 200, 429]
+        assert api.get("/health").status_code == 200  # never limited
