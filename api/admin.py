@@ -37,6 +37,8 @@ class Adjustment(msgspec.Struct, forbid_unknown_fields=True):
     amount: Annotated[int, msgspec.Meta(ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT)]
     reference: str  # idempotency key: the same reference is applied once
     note: str = ""
+    # shares coming in: cents each to the cost basis (None: the symbol's reference price)
+    cost_per_share: Annotated[int, msgspec.Meta(ge=0, lt=2**40)] | None = None
 
 
 class NewSymbol(msgspec.Struct, forbid_unknown_fields=True):
@@ -103,6 +105,11 @@ async def adjust(request):
               amount: {type: integer, description: "signed cents (CASH) or shares"}
               reference: {type: string, minLength: 1, maxLength: 64}
               note: {type: string}
+              cost_per_share:
+                type: integer
+                minimum: 0
+                description: "shares coming in: cents each added to the holding's cost
+                  basis (default: the symbol's reference price)"
     responses:
       200: {description: the new available balance}
       404: {description: unknown account}
@@ -131,7 +138,8 @@ async def adjust(request):
         raise ApiError(409, "REFERENCE_REUSED", "this reference was used for another adjustment")
     try:
         balance = await asyncio.to_thread(ledger.adjust, request.app.state.ledger_engine, account,
-                                          body.asset, body.amount, reference, body.note)
+                                          body.asset, body.amount, reference, body.note,
+                                          body.cost_per_share)
     except ledger.LedgerError as exc:
         code = "INSUFFICIENT_FUNDS" if body.asset == ledger.CASH else "INSUFFICIENT_SHARES"
         raise ApiError(422, code, str(exc)) from None

@@ -23,6 +23,8 @@ def add_parsers(sub, func) -> None:
     shares.add_argument("account_id")
     shares.add_argument("symbol")
     shares.add_argument("quantity", type=int)
+    shares.add_argument("--cost", help="dollars a share for its cost basis, e.g. 98.50 "
+                        "(default: the symbol's reference price)")
     shares.set_defaults(func=func, action="transfer-in")
     symbol = sub.add_parser("symbol", help="add or list symbols")
     ssub = symbol.add_subparsers(dest="symbol_action", required=True)
@@ -67,7 +69,9 @@ def _dispatch(args, engine, admin) -> None:
         balance = admin.adjust(engine, args.account_id, admin.CASH, sign * cents, args.reference)
         print(f"account {args.account_id}: available cash {format_cents(balance)}")
     elif args.action == "transfer-in":
-        balance = admin.adjust(engine, args.account_id, args.symbol, args.quantity)
+        cost = None if args.cost is None else parse_cents(args.cost)
+        balance = admin.adjust(engine, args.account_id, args.symbol, args.quantity,
+                               cost_per_share=cost)
         print(f"account {args.account_id}: {balance} {args.symbol} available")
     elif args.action == "symbol-add":
         created = admin.add_symbol(engine, args.symbol, args.shares_outstanding,

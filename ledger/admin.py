@@ -52,12 +52,19 @@ def add_symbol(engine: Engine, symbol: str, shares_outstanding: int, reference_p
 
 
 def adjust(engine: Engine, account_id: str, asset: str, amount: int,
-           reference: str | None = None, note: str = "") -> int:
+           reference: str | None = None, note: str = "",
+           cost_per_share: int | None = None) -> int:
     """Deposit (+) or withdraw (-) cash (asset CASH) or shares (asset = symbol).
 
     Idempotent by reference. Returns the new available balance. A withdrawal beyond the
-    available balance is refused (reserved funds belong to open orders).
+    available balance is refused (reserved funds belong to open orders). Shares coming in
+    add `cost_per_share` cents each to the holding's cost basis (default: the symbol's
+    reference price), so average cost and P&L stay meaningful; shares going out take
+    their share of it, as a sale does.
     """
+    if cost_per_share is not None and (type(cost_per_share) is not int
+                                       or not 0 <= cost_per_share < 2**40):
+        raise LedgerError(f"cost per share must be cents >= 0, found {cost_per_share!r}")
     if type(amount) is not int or amount == 0:
         raise LedgerError(f"amount must be a non-zero integer, found {amount!r}")
     with engine.begin() as conn:
@@ -74,20 +81,34 @@ def adjust(engine: Engine, account_id: str, asset: str, amount: int,
                 "UPDATE accounts SET cash = cash + :amount WHERE account_id = :id "
                 "AND cash + :amount >= 0 RETURNING cash"), {"amount": amount, "id": account_id})
         else:
-            if conn.execute(select(symbols.c.symbol).where(symbols.c.symbol == asset)).first() is None:
+            reference_price = conn.execute(select(symbols.c.reference_price)
+                                           .where(symbols.c.symbol == asset)).scalar()
+            if reference_price is None:
                 raise LedgerError(f"unknown symbol {asset!r}")
+            per_share = reference_price if cost_per_share is None else cost_per_share
             conn.execute(insert(holdings).values(account_id=account_id, symbol=asset)
                          .on_conflict_do_nothing())
+            # in: amount x per share; out: the shares' part of the basis (cost_after_sale)
             row = conn.execute(text(
-                "UPDATE holdings SET quantity = quantity + :amount WHERE account_id = :id "
-                "AND symbol = :symbol AND quantity + :amount >= 0 RETURNING quantity"),
-                {"amount": amount, "id": account_id, "symbol": asset})
-        balance = row.scalar()
-        if balance is None:
+                "UPDATE holdings h SET quantity = h.quantity + :amount, cost_basis = "
+                "h.cost_basis + (CASE WHEN :amount > 0 THEN "
+                "CAST(:amount AS bigint) * CAST(:per_share AS bigint) ELSE "
+                "-(h.cost_basis * -CAST(:amount AS bigint) / (h.quantity + h.reserved_quantity)) "
+                "END) "
+                "FROM holdings old WHERE h.account_id = :id AND h.symbol = :symbol "
+                "AND old.account_id = h.account_id AND old.symbol = h.symbol "
+                "AND h.quantity + :amount >= 0 "
+                "RETURNING h.quantity, h.cost_basis - old.cost_basis"),
+                {"amount": amount, "id": account_id, "symbol": asset,
+                 "per_share": per_share})
+        found = row.first()
+        if found is None:
             raise LedgerError(f"insufficient available {asset} in {account_id!r} to withdraw "
                               f"{-amount}")
+        balance, cost_change = found[0], (found[1] if asset != CASH else 0)
         conn.execute(adjustments.insert().values(account_id=account_id, asset=asset,
-                                                 amount=amount, reference=reference, note=note))
+                                                 amount=amount, reference=reference, note=note,
+                                                 cost_basis=cost_change))
         return balance
 
 

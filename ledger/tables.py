@@ -147,6 +147,8 @@ adjustments = Table(
     Column("reference", String(64), unique=True),  # idempotency key of the request
     Column("note", Text, nullable=False, server_default=""),
     Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
+    # shares only: cents added to (+) or taken from (-) the holding's cost basis
+    Column("cost_basis", BigInteger, nullable=False, server_default="0"),
     CheckConstraint("amount <> 0", name="adjustment_not_zero"),
 )
 

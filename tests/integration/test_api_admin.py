@@ -114,3 +114,37 @@ def test_tokens_expire_are_listed_by_prefix_and_revoked(platform, api):  # noqa:
     assert [status(t) for t in (kept, revoked)] == [200, 401]
     assert cli("--revoke", revoked[:10], check=False).returncode != 0  # revoked already
     assert "revoked" in cli("--list", "gina").stdout
+
+
+def test_shares_transferred_in_carry_a_cost_basis(platform, api):  # noqa: F811
+    """Given shares were worth nothing to the portfolio: a $100 stock showed an average
+    cost of cents and the whole value as unrealised P&L."""
+    p = platform
+    p.symbol("ACME", reference_price=10_000)
+    p.account("hana")
+    admin, hana = auth(p, None), auth(p, "hana")
+
+    def adjust(amount: int, reference: str, **extra) -> None:
+        r = api.post("/v1/admin/accounts/hana/adjustments", headers=admin, json={
+            "asset": "ACME", "amount": amount, "reference": reference, **extra})
+        assert r.status_code == 200, r.text
+
+    def holding() -> dict:
+        [h] = api.get("/v1/portfolio", headers=hana).json()["holdings"]
+        return h
+
+    adjust(100, "in-1")  # at the reference price
+    assert (holding()["average_cost"]["cents"], holding()["unrealised_pnl"]["cents"]) == \
+        (10_000, 0)
+    adjust(100, "in-2", cost_per_share=8_000)
+    assert (holding()["cost_basis"]["cents"], holding()["average_cost"]["cents"]) == \
+        (1_800_000, 9_000)
+    adjust(-50, "out-1")  # takes its share of the basis, as a sale does
+    assert (holding()["quantity"], holding()["cost_basis"]["cents"]) == (150, 1_350_000)
+    assert [c for (c,) in p.rows("SELECT cost_basis FROM adjustments ORDER BY adjustment_id")
+            ] == [1_000_000, 800_000, -450_000]
+    out = subprocess.run([sys.executable, "-m", "cli.main", "transfer-in", "hana", "ACME", "10",
+                          "--cost", "120.00"], cwd=REPO_ROOT, env=p.env(), capture_output=True,
+                         text=True, check=True).stdout
+    assert "160 ACME available" in out
+    assert holding()["cost_basis"]["cents"] == 1_350_000 + 120_000
