@@ -14,12 +14,11 @@ from sqlalchemy.dialects.postgresql import insert
 from starlette.responses import JSONResponse
 
 from api.auth import issue_token
-from api.common import json_body, require_admin, text_ok
+from api.common import CLIENT_ID_CHARS, client_id_ok, json_body, require_admin, text_ok
 from api.errors import ApiError, not_found
 from api.queries import symbol_list, symbol_view
 from ledger import admin as ledger
 from ledger.tables import accounts, adjustments, symbols
-from risk.rules import valid_id
 from schemas.records import MAX_PRICE
 
 Positive32 = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
@@ -64,7 +63,7 @@ async def create_account(request):
             required: [account_id]
             additionalProperties: false
             properties:
-              account_id: {type: string, minLength: 1, maxLength: 64}
+              account_id: {type: string, pattern: "^[A-Za-z0-9._:-]{1,64}$"}
               name: {type: string}
     responses:
       201: {description: the account and its token}
@@ -72,8 +71,8 @@ async def create_account(request):
     """
     await require_admin(request)
     body = await json_body(request, NewAccount)
-    if not valid_id(body.account_id) or not _printable(body.name):
-        raise ApiError(422, "BAD_ACCOUNT_ID", "account id must be 1 to 64 printable characters")
+    if not client_id_ok(body.account_id, 64) or not _printable(body.name):
+        raise ApiError(422, "BAD_ACCOUNT_ID", f"account id must be 1 to 64 of {CLIENT_ID_CHARS}")
     # not ledger.create_account: its rowcount test says False on psycopg 3 even when it inserts
     async with request.app.state.db.begin() as conn:
         made = (await conn.execute(insert(accounts).values(
@@ -103,7 +102,7 @@ async def adjust(request):
             properties:
               asset: {type: string, description: CASH or a symbol}
               amount: {type: integer, description: "signed cents (CASH) or shares"}
-              reference: {type: string, minLength: 1, maxLength: 64}
+              reference: {type: string, pattern: "^[A-Za-z0-9._:-]{1,64}$"}
               note: {type: string}
               cost_per_share:
                 type: integer
@@ -119,8 +118,8 @@ async def adjust(request):
     await require_admin(request)
     account = request.path_params["account_id"]
     body = await json_body(request, Adjustment)
-    if not valid_id(body.reference) or not _printable(body.note):
-        raise ApiError(422, "BAD_REFERENCE", "reference must be 1 to 64 printable characters")
+    if not client_id_ok(body.reference, 64) or not _printable(body.note):
+        raise ApiError(422, "BAD_REFERENCE", f"reference must be 1 to 64 of {CLIENT_ID_CHARS}")
     if body.amount == 0:
         raise ApiError(422, "BAD_AMOUNT", "amount must not be zero")
     # references are per account: one account's reference never answers for another

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 import msgspec
 
@@ -71,6 +72,16 @@ async def _bounded_body(request) -> bytes:
             raise too_big
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+# what a client may choose as an identifier (order id, Idempotency-Key, account id,
+# adjustment reference): checked before anything is stored; safe in a URL, a header, a log
+CLIENT_ID_CHARS = "A-Za-z0-9._:-"
+CLIENT_ID = re.compile(f"[{CLIENT_ID_CHARS}]+")
+
+
+def client_id_ok(value: str, max_length: int) -> bool:
+    return 0 < len(value) <= max_length and CLIENT_ID.fullmatch(value) is not None
 
 
 def text_ok(value: str, max_length: int) -> bool:

@@ -14,7 +14,18 @@ from sqlalchemy.dialects.postgresql import insert
 from starlette.responses import JSONResponse
 
 from api import metrics
-from api.common import account_of, decode_cursor, json_body, limit, money, page, query_text, text_ok
+from api.common import (
+    CLIENT_ID_CHARS,
+    account_of,
+    client_id_ok,
+    decode_cursor,
+    json_body,
+    limit,
+    money,
+    page,
+    query_text,
+    text_ok,
+)
 from api.errors import ApiError, bad_request, not_found, rejected
 from engine.enums import Reject
 from ledger.positions import OPEN
@@ -27,7 +38,7 @@ STATUSES = ("ACCEPTED", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED")
 
 
 # a client's order id: checked before anything is stored, and safe in a URL and a header
-ORDER_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+ORDER_ID_PATTERN = f"^[{CLIENT_ID_CHARS}]{{1,64}}$"
 OrderId = Annotated[str, msgspec.Meta(pattern=ORDER_ID_PATTERN)]
 
 
@@ -49,7 +60,7 @@ async def place_order(request):
       - in: header
         name: Idempotency-Key
         required: false
-        schema: {type: string, maxLength: 128}
+        schema: {type: string, pattern: "^[A-Za-z0-9._:-]{1,128}$"}
         description: >-
           a retry with the same key and body answers with the same order id (and produces
           the stored request again: the gate places it once)
@@ -82,8 +93,8 @@ async def place_order(request):
     account = await account_of(request)
     body = await json_body(request, OrderBody)
     key = request.headers.get("idempotency-key")
-    if key is not None and not text_ok(key, 128):
-        raise bad_request("Idempotency-Key must be 1 to 128 printable characters")
+    if key is not None and not client_id_ok(key, 128):
+        raise bad_request(f"Idempotency-Key must be 1 to 128 of {CLIENT_ID_CHARS}")
     order_id = body.order_id if body.order_id is not None else uuid.uuid4().hex
     req = NewOrderRequest(order_id=order_id, account=account, symbol=body.symbol,
                           side=body.side, quantity=body.quantity, order_type=body.order_type,

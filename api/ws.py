@@ -1,7 +1,8 @@
 """/v1/ws: the WebSocket market data feed.
 
 Client -> server (JSON text):
-  {"action": "auth", "token": "..."}                      (or ?token=... on connect)
+  {"action": "auth", "token": "..."}   (or on connect: the subprotocols "matchstream" and
+                                        the token, or ?token=...)
   {"action": "subscribe", "channels": ["ticker:AAPL", "trades:AAPL", "book:AAPL",
                                         "candles:AAPL:1m", "halts:AAPL", "orders"]}
   {"action": "unsubscribe", "channels": [...]}
@@ -87,10 +88,23 @@ async def parse_channel(market, channel: str, account: str | None) -> tuple[str,
     return channel, channel
 
 
+SUBPROTOCOL = "matchstream"
+
+
+def _offered_token(websocket: WebSocket) -> tuple[str | None, str | None]:
+    """(subprotocol to accept, token) from Sec-WebSocket-Protocol: "matchstream, TOKEN"
+    keeps the token out of the URL, and so out of every log."""
+    offered = websocket.scope.get("subprotocols") or []
+    if SUBPROTOCOL not in offered:
+        return None, None
+    return SUBPROTOCOL, next((p for p in offered if p != SUBPROTOCOL), None)
+
+
 async def endpoint(websocket: WebSocket) -> None:
     market = websocket.app.state.market
     hub = market.hub
-    await websocket.accept()
+    subprotocol, offered_token = _offered_token(websocket)
+    await websocket.accept(subprotocol=subprotocol)
     closing: dict = {}
     address = websocket.client.host if websocket.client else ""
     anonymous = hub.anonymous  # address -> unauthenticated connections open
@@ -127,7 +141,7 @@ async def endpoint(websocket: WebSocket) -> None:
         await reply({"type": "authenticated", "account": sub.account})
 
     anonymous[address] = anonymous.get(address, 0) + 1
-    token = websocket.query_params.get("token")
+    token = offered_token or websocket.query_params.get("token")
     if token:  # before reading: a subscribe to orders right after connecting needs it
         await authenticate(token)
     if sub.account is None and anonymous[address] > MAX_ANONYMOUS_PER_ADDRESS:

@@ -107,3 +107,24 @@ def test_rate_limits_per_token_and_per_address(platform, monkeypatch):
         assert [api.get("/v1/portfolio", headers=bob).status_code
                 for _ in range(3)] == [200, 200, 429]
         assert api.get("/health").status_code == 200  # never limited
+
+
+def test_client_chosen_identifiers_are_checked_before_anything_is_stored(platform, api):  # noqa: F811
+    from tests.integration.test_api_support import auth, error_code
+
+    p = platform
+    p.symbol("ACME", reference_price=10_000)
+    p.account("alice", cash=1_000_000)
+    order = {"symbol": "ACME", "side": "BUY", "quantity": 1, "price": 9_000}
+    keyed = api.post("/v1/orders", json=order,
+                     headers={**auth(p, "alice"), "Idempotency-Key": "key/1 with spaces"})
+    assert (keyed.status_code, error_code(keyed)) == (400, "BAD_REQUEST")
+    admin = auth(p, None)
+    account = api.post("/v1/admin/accounts", headers=admin, json={"account_id": "björn"})
+    assert (account.status_code, error_code(account)) == (422, "BAD_ACCOUNT_ID")
+    adjusted = api.post("/v1/admin/accounts/alice/adjustments", headers=admin, json={
+        "asset": "CASH", "amount": 1, "reference": "réf"})
+    assert (adjusted.status_code, error_code(adjusted)) == (422, "BAD_REFERENCE")
+    assert p.scalar("SELECT count(*) FROM idempotency_keys") == 0
+    assert p.scalar("SELECT count(*) FROM issued_orders") == 0
+    assert p.scalar("SELECT count(*) FROM accounts WHERE account_id = 'björn'") == 0

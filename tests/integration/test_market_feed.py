@@ -414,3 +414,23 @@ async def _no_token_logged(p):
     log = api.log_path.read_text()
     assert "/v1/ws?token=[redacted]" in log and "stats?token=[redacted]" in log
     assert token not in log and token[10:] not in log
+
+
+def test_a_token_offered_as_a_subprotocol_authenticates(platform):
+    asyncio.run(_subprotocol(platform))
+
+
+async def _subprotocol(p):
+    p.symbol("ACME", reference_price=10_000)
+    p.account("bob", cash=1_000)
+    token = issue_token(p.db, "bob")
+    api = ApiServer(p)
+    try:
+        bob = await Client.connect(api.ws_url, subprotocols=["matchstream", token])
+        assert bob.ws.subprotocol == "matchstream"
+        await bob.until(lambda m: m.get("type") == "authenticated" and m["account"] == "bob",
+                        "bob authenticated")
+        await bob.send(action="subscribe", channels=["orders"])
+        await bob.until(is_("snapshot", "orders"), "bob's orders")
+    finally:
+        api.close()
