@@ -13,8 +13,8 @@ import pytest
 from infra.settings import REPO_ROOT
 
 os.environ.setdefault("MATCHSTREAM_HOME", str(REPO_ROOT / "var" / "test"))
-os.environ.setdefault("MATCHSTREAM_KAFKA_PORT", "49092")
-os.environ.setdefault("MATCHSTREAM_PG_PORT", "45432")
+os.environ.setdefault("MATCHSTREAM_KAFKA_PORT", "29092")
+os.environ.setdefault("MATCHSTREAM_PG_PORT", "25432")
 
 
 @pytest.fixture(scope="session")
