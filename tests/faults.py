@@ -94,3 +94,16 @@ def stopped(pid: int):
         yield
     finally:
         kill(abs(pid), signal.SIGCONT)
+
+
+class Waits:
+    """A retry policy's listener (ledger/retry.py): the reasons it waited, in order."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def blocked(self, reason: str, detail: str, retry_in: float) -> None:
+        self.reasons.append(reason)
+
+    def cleared(self) -> None:
+        pass

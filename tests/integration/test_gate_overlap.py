@@ -14,21 +14,9 @@ from ledger.retry import transaction
 from schemas.codec import encode
 from schemas.records import NewOrderRequest
 from streams.gate_logic import RawRecord, process_batch
+from tests.faults import Waits
 
 TOPIC = "order-requests"
-
-
-class Waits:
-    """The retry policy's listener: why the second gate's batch had to run again."""
-
-    def __init__(self) -> None:
-        self.reasons: list[str] = []
-
-    def blocked(self, reason: str, detail: str, retry_in: float) -> None:
-        self.reasons.append(reason)
-
-    def cleared(self) -> None:
-        pass
 
 
 def _request(order_id: str, account: str, quantity: int = 10, price: int = 10_000) -> bytes:

@@ -19,19 +19,9 @@ from ledger.settlement import Settled, apply_halts, settle
 from schemas.codec import encode
 from schemas.records import Halt, NewOrderRequest, OrderEvent, Trade
 from streams.gate_logic import RawRecord, process_batch
+from tests.faults import Waits
 
 TOPIC = "order-requests"
-
-
-class Waits:
-    def __init__(self) -> None:
-        self.reasons: list[str] = []
-
-    def blocked(self, reason: str, detail: str, retry_in: float) -> None:
-        self.reasons.append(reason)
-
-    def cleared(self) -> None:
-        pass
 
 
 @contextlib.contextmanager
