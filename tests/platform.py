@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -174,9 +175,23 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str,
         if value:
             return value
         time.sleep(interval)
-    tails = "\n".join(f"--- {p}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-40:])
-                      for p in (logs or []) if p.exists())
+    tails = "\n".join(f"--- {p}\n" + "\n".join(log_tail(p)) for p in (logs or []) if p.exists())
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
+
+
+def log_tail(path: Path, lines: int = 40) -> list[str]:
+    """The last `lines` of a log, a line repeated with only its time changed kept once
+    (a warning every few seconds would otherwise hide what came before it)."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    for line in reversed(path.read_text(errors="replace").splitlines()):
+        text = re.sub(r"\[[0-9-]+ [0-9:,]+\]|[0-9.]+ (seconds|minutes)", "", line)
+        if text not in seen:
+            seen.add(text)
+            kept.append(line)
+            if len(kept) == lines:
+                break
+    return kept[::-1]
 
 
 def consume(consumer: Consumer, count: int, timeout: float) -> list:

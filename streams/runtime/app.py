@@ -14,6 +14,7 @@ import faust
 from infra.settings import Settings, load
 from streams.runtime.output import Output
 from streams.runtime.readiness import signal_ready
+from streams.runtime.recovery_watch import RecoveryWatch
 from streams.runtime.stages import group_id
 
 settings: Settings = load()
@@ -49,6 +50,14 @@ async def _ready() -> None:
     """Faust starts tasks once its tables are recovered: the stage is ready."""
     if STAGE:
         signal_ready(STAGE)
+
+
+recovery_watch = RecoveryWatch(STAGE)
+
+
+@app.on_partitions_assigned.connect
+async def _watch_recovery(app, assigned, **kwargs) -> None:
+    recovery_watch.start(app)
 
 
 def raw_topic(name: str) -> faust.TopicT:
