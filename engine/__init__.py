@@ -2,15 +2,15 @@
 
 Stdlib and sortedcontainers only (a test scans the imports). Modules: ``enums``
 (sides, types, the platform's one Reject enum, cancel reasons), ``spec`` (units),
-``commands``, ``events``, ``book`` (one symbol), ``exchange`` (many symbols),
-``breaker`` (circuit-breaker arithmetic), ``snapshot`` (recovery), ``status`` (order
-status transition table), ``invariants`` (book self-check).
+``commands``, ``events``, ``book`` (one symbol's order book and matcher), ``levels``
+(price levels), ``breaker`` (circuit-breaker arithmetic), ``candles`` (candle
+arithmetic), ``snapshot`` (recovery), ``status`` (order status transition table),
+``invariants`` (book self-check).
 """
 from engine.book import Book
-from engine.commands import Cancel, NewOrder, Replace
+from engine.commands import Cancel, NewOrder
 from engine.enums import CancelReason, CommandKind, OrderType, Reject, Side, TimeInForce
-from engine.exchange import Exchange
 from engine.spec import SymbolSpec
 
-__all__ = ["Book", "Cancel", "CancelReason", "CommandKind", "Exchange", "NewOrder",
-           "OrderType", "Reject", "Replace", "Side", "SymbolSpec", "TimeInForce"]
+__all__ = ["Book", "Cancel", "CancelReason", "CommandKind", "NewOrder", "OrderType",
+           "Reject", "Side", "SymbolSpec", "TimeInForce"]

@@ -14,11 +14,8 @@ Rules
   liquidity and, if it cannot fill, cancels nothing.
 - Circuit breaker (see ``engine.breaker``): a trade that would breach the band is not
   printed; Halted is emitted, the incoming remainder is cancelled HALTED, resting orders
-  stay. While halted, NewOrder / Replace are rejected HALTED; Cancel still works. A FOK
+  stay. While halted, a NewOrder is rejected HALTED; Cancel still works. A FOK
   that could fill but only through a breaching price halts the symbol the same way.
-- Replace: ``quantity`` is the new remaining quantity. Same price and quantity not
-  increased keeps time priority; otherwise the order goes to the back of its new level
-  (it may trade first if the new price crosses). Filled quantity carries over.
 - Duplicate order ids are detected against resting orders only (the gate assigns ids).
 - Event order for an incoming order: Accepted, then per trade: Trade, maker
   Filled/PartiallyFilled (and SELF_TRADE cancels as they happen), then the taker's
@@ -34,9 +31,9 @@ from __future__ import annotations
 from collections import deque
 
 from engine.breaker import INF, Breaker
-from engine.commands import Cancel, NewOrder, Replace
+from engine.commands import Cancel, NewOrder
 from engine.events import (Accepted, Cancelled, Filled, Halted, LevelChanged,
-                           PartiallyFilled, Rejected, Replaced, Resumed, Trade)
+                           PartiallyFilled, Rejected, Resumed, Trade)
 from engine.enums import CancelReason, CommandKind, OrderType, Reject, Side, TimeInForce
 from engine.levels import BookSide, DepthLevel, TopOfBook
 from engine.spec import SymbolSpec
@@ -44,7 +41,7 @@ from engine.spec import SymbolSpec
 BUY, SELL = Side.BUY, Side.SELL
 LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
 GTC, IOC, FOK = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK
-NEW, CANCEL, REPLACE = CommandKind.NEW, CommandKind.CANCEL, CommandKind.REPLACE
+NEW, CANCEL = CommandKind.NEW, CommandKind.CANCEL
 _new = tuple.__new__   # builds a NamedTuple without its Python-level __new__
 
 # order record slots, named for readers; the hot path indexes with literals because
@@ -77,9 +74,7 @@ class Book:
             t = type(cmd)
             if t is Cancel:
                 return self.cancel(cmd)
-            if t is Replace:
-                return self.replace(cmd)
-            raise TypeError(f"expected NewOrder, Cancel or Replace, got {t.__name__}")
+            raise TypeError(f"expected NewOrder or Cancel, got {t.__name__}")
         ts = cmd.ts
         if ts >= self._halt_end:
             return self._resume(cmd)
@@ -150,10 +145,6 @@ class Book:
         self.seq += 1
         return [_new(Rejected, (self.symbol, self.seq, ts, order_id, account, command,
                                 reason))]
-
-    # ------------------------------------------------------------------ new order
-    def new_order(self, cmd: NewOrder) -> list:
-        return self.apply(cmd)
 
     # ------------------------------------------------------------------ matching
     def _take(self, out: list, ts: int, oid: str, account: str, side: Side, otype,
@@ -406,56 +397,6 @@ class Book:
         out.append(_new(LevelChanged, (self.symbol, self.seq, ts, side, price,
                                        level.qty if level else 0,
                                        level.count if level else 0)))
-
-    # ------------------------------------------------------------------ replace
-    def replace(self, cmd: Replace) -> list:
-        ts = cmd.ts
-        if ts >= self._halt_end:
-            return self._resume(cmd)
-        oid = cmd.order_id
-        account = cmd.account
-        qty = cmd.quantity
-        price = cmd.price
-        spec = self.spec
-        if cmd.symbol != self.symbol:
-            return self._reject(ts, oid, account, Reject.UNKNOWN_SYMBOL, REPLACE)
-        if type(qty) is not int or qty <= 0 or qty > spec.max_quantity or qty % spec.lot_size:
-            return self._reject(ts, oid, account, Reject.BAD_QUANTITY, REPLACE)
-        if type(price) is not int or not 0 < price < INF:
-            return self._reject(ts, oid, account, Reject.BAD_PRICE, REPLACE)
-        if price % spec.tick_size:
-            return self._reject(ts, oid, account, Reject.OFF_TICK, REPLACE)
-        order = self.index.get(oid)
-        if order is None:
-            return self._reject(ts, oid, account, Reject.UNKNOWN_ORDER, REPLACE)
-        if order[2] != account:
-            return self._reject(ts, oid, account, Reject.NOT_OWNER, REPLACE)
-        if self._halt_end != INF:
-            return self._reject(ts, oid, account, Reject.HALTED, REPLACE)
-        out: list = []
-        old_rem = order[0]
-        old_price = order[3]
-        side = order[6]
-        if price == old_price and qty <= old_rem:
-            # only the quantity went down (or nothing changed): keeps its place
-            order[0] = qty
-            own = self.bids if side is BUY else self.asks
-            own.levels[price].qty -= old_rem - qty
-            self.seq += 1
-            out.append(_new(Replaced, (self.symbol, self.seq, ts, oid, account, side,
-                                       old_price, old_rem, price, qty, True)))
-            if self.emit_levels and qty != old_rem:
-                self._level_event(out, ts, side, price)
-            return out
-        self._unlink(order)
-        self.seq += 1
-        arrival = self.seq
-        out.append(_new(Replaced, (self.symbol, arrival, ts, oid, account, side,
-                                   old_price, old_rem, price, qty, False)))
-        if self.emit_levels:
-            self._level_event(out, ts, side, old_price)
-        self._take(out, ts, oid, account, side, LIMIT, GTC, qty, price, order[4], arrival)
-        return out
 
     # ------------------------------------------------------------------ queries
     def best_bid(self) -> int | None:

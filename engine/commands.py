@@ -28,18 +28,4 @@ class Cancel:
     ts: int
 
 
-@dataclass(frozen=True, slots=True)
-class Replace:
-    """Change a resting order. ``quantity`` is the new *remaining* quantity.
-    Same price and quantity not increased: keeps time priority. Otherwise the order
-    goes to the back of the queue at ``price`` and may match if it crosses."""
-
-    order_id: str
-    account: str
-    symbol: str
-    quantity: int
-    price: int
-    ts: int
-
-
-Command = NewOrder | Cancel | Replace
+Command = NewOrder | Cancel

@@ -91,4 +91,3 @@ class CommandKind(StrEnum):
 
     NEW = "NEW"
     CANCEL = "CANCEL"
-    REPLACE = "REPLACE"

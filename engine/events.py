@@ -85,20 +85,6 @@ class Cancelled(NamedTuple):
     remaining: int         # quantity that will never trade (release its reservation)
 
 
-class Replaced(NamedTuple):
-    symbol: str
-    seq: int
-    ts: int
-    order_id: str
-    account: str
-    side: Side
-    old_price: int
-    old_remaining: int
-    price: int
-    remaining: int
-    kept_priority: bool
-
-
 class Halted(NamedTuple):
     symbol: str
     seq: int
@@ -127,14 +113,14 @@ class LevelChanged(NamedTuple):
 
 
 Event = (
-    Accepted | Rejected | Trade | PartiallyFilled | Filled | Cancelled | Replaced
-    | Halted | Resumed | LevelChanged
+    Accepted | Rejected | Trade | PartiallyFilled | Filled | Cancelled | Halted | Resumed
+    | LevelChanged
 )
 
 EVENT_TYPES = {
     cls.__name__: cls
-    for cls in (Accepted, Rejected, Trade, PartiallyFilled, Filled, Cancelled, Replaced,
-                Halted, Resumed, LevelChanged)
+    for cls in (Accepted, Rejected, Trade, PartiallyFilled, Filled, Cancelled, Halted,
+                Resumed, LevelChanged)
 }
 
 

@@ -1,2 +1,3 @@
 """The pipeline's stages, one module each (gate, matcher, settlement, candles), with the
-helpers named after them; the plumbing they share is in streams/runtime/."""
+modules that are theirs (gate_logic; matcher_records, matcher_state, publish); what they
+share is in streams/runtime/."""

@@ -12,10 +12,9 @@ from __future__ import annotations
 import time
 
 from infra.settings import Settings
-from schemas.codec import DecodeError, encode
 from streams.gate_logic import GateOutput, RawRecord, process_batch
 from streams.runtime.database import database
-from streams.runtime.dead_letter import dead_letter
+from streams.runtime.dead_letter import DeadLetters
 from streams.runtime.direct import DirectStage, serve
 from streams.runtime.health import StageHealth
 from streams.runtime.output import Output
@@ -29,9 +28,10 @@ class Gate:
         self.topic = settings.topic("order-requests")
         self.orders = settings.topic("orders")
         self.order_events = settings.topic("order-events")
-        self.dead_letters = settings.topic("dead-letters")
         self.health = StageHealth("gate")
         self.output = Output(settings, self.health)
+        self.dead_letters = DeadLetters(self.output, settings.topic("dead-letters"),
+                                        self.health)
         self.policy = BatchPolicy("gate", database(), self.health)
 
     async def process(self, events: list) -> None:
@@ -44,9 +44,8 @@ class Gate:
         for out in outputs:
             self._send(out)
         for record, exc in poison:
-            letter = dead_letter(DecodeError(f"cannot be applied: {exc}", record.value or b""),
-                                 self.topic, record.partition, record.offset, record.key)
-            self._dead_letter(encode(letter))
+            self.dead_letters.refused(exc, self.topic, record.partition, record.offset,
+                                      record.key, record.value)
         await self.output.flush()  # before the offsets move on
 
     def _send(self, out: GateOutput) -> None:
@@ -54,12 +53,9 @@ class Gate:
             self.output.send(self.orders, key, value)
         for key, value in out.events:
             self.output.send(self.order_events, key, value)
-        for value in out.dead_letters:
-            self._dead_letter(value)
-
-    def _dead_letter(self, value: bytes) -> None:
-        self.output.send(self.dead_letters, self.topic.encode(), value)
-        self.health.dead_lettered(self.topic)
+        for record, error in out.undecodable:
+            self.dead_letters.send(error, self.topic, record.partition, record.offset,
+                                   record.key)
 
 
 def main(settings: Settings) -> None:

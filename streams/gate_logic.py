@@ -25,7 +25,6 @@ from schemas.records import (
     OrderBatch,
     OrderEvent,
 )
-from streams.runtime.dead_letter import dead_letter
 
 # rejections whose fields may not fit the orders table: answered, not recorded
 _NOT_RECORDED = {Reject.MALFORMED, Reject.UNKNOWN_SYMBOL, Reject.BAD_QUANTITY, Reject.BAD_PRICE}
@@ -43,7 +42,7 @@ class RawRecord:
 class GateOutput:
     commands: dict[str, list] = field(default_factory=dict)  # symbol -> accepted, in order
     events: list[tuple[bytes, bytes]] = field(default_factory=list)  # key: account
-    dead_letters: list[bytes] = field(default_factory=list)
+    undecodable: list[tuple[RawRecord, DecodeError]] = field(default_factory=list)  # to dead-letter
     accepted: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
 
@@ -89,8 +88,7 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
 
     for raw, request in zip(records, decoded):
         if isinstance(request, DecodeError):
-            letter = dead_letter(request, topic, raw.partition, raw.offset, raw.key)
-            out.dead_letters.append(encode(letter))
+            out.undecodable.append((raw, request))
             continue
         if isinstance(request, CancelRequest):
             _cancel(out, request, seen.get(request.order_id), now_ms, raw)

@@ -11,22 +11,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Protocol
 
 from engine.spec import SymbolSpec
 from schemas.codec import ORDER_BATCH, DecodeError, encode
 from schemas.records import OrderBatch
 from streams.matcher_state import MatcherState, RebuildError, SymbolState
 from streams.publish import BatchPublisher
-from streams.runtime.dead_letter import dead_letter
+from streams.runtime.dead_letter import DeadLetters, Sink
 from streams.runtime.health import StageHealth
 
 log = logging.getLogger("matchstream.matcher")
-
-
-class Sink(Protocol):
-    def send(self, topic: str, key: bytes | None, value: bytes | None,
-             partition: int | None = None) -> None: ...
 
 
 Decoded = list[tuple[object, OrderBatch | DecodeError]]  # (event, its record)
@@ -39,8 +33,7 @@ class RecordMatcher:
         self.output = output
         self.topics = topics  # publish.py topic -> full name
         self.orders = orders
-        self.dead_letters = dead_letters
-        self.health = health
+        self.dead_letters = DeadLetters(output, dead_letters, health)
         self.positions: dict[int, int] = {}  # partition -> next offset, since a checkpoint
 
     @staticmethod
@@ -67,12 +60,12 @@ class RecordMatcher:
     def _handle(self, event, batch, partition: int, offset: int, publisher: BatchPublisher,
                 specs: Mapping[str, SymbolSpec | None]) -> int:
         if isinstance(batch, DecodeError):
-            self._dead_letter(batch, partition, offset, event.key)
+            self.dead_letters.send(batch, self.orders, partition, offset, event.key)
             return 1
         symbol_state = self._symbol_state(batch.symbol, partition, specs)
         if symbol_state is None:
-            self._dead_letter(DecodeError(f"unknown symbol {batch.symbol!r}", event.value),
-                              partition, offset, event.key)
+            self.dead_letters.send(DecodeError(f"unknown symbol {batch.symbol!r}", event.value),
+                                   self.orders, partition, offset, event.key)
         elif self.state.claim(symbol_state, partition, offset):
             for index, command in enumerate(batch.commands):
                 try:
@@ -84,9 +77,9 @@ class RecordMatcher:
                     if not isinstance(exc, ValueError):
                         log.exception("matcher: command %d of %s[%d]@%d broke the engine",
                                       index, self.orders, partition, offset)
-                    self._dead_letter(DecodeError(
+                    self.dead_letters.send(DecodeError(
                         f"command {index} of the record cannot be applied: {exc!r}",
-                        encode(command)), partition, offset, event.key)
+                        encode(command)), self.orders, partition, offset, event.key)
                 else:
                     if events:
                         publisher.add(symbol_state.book, events)
@@ -99,12 +92,6 @@ class RecordMatcher:
             return found
         spec = specs.get(symbol)
         return self.state.create(spec, partition) if spec is not None else None
-
-    def _dead_letter(self, problem: DecodeError, partition: int, offset: int,
-                     key: bytes | None) -> None:
-        letter = dead_letter(problem, self.orders, partition, offset, key)
-        self.output.send(self.dead_letters, self.orders.encode(), encode(letter))
-        self.health.dead_lettered(self.orders)
 
     def take_positions(self) -> dict[int, int]:
         """Next offset of each partition applied since the last call."""

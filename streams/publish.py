@@ -1,4 +1,7 @@
-"""Engine events -> the records the matcher publishes, each with its topic and key."""
+"""Engine events -> the records the matcher publishes, each with its topic and key.
+
+Market data (trades, halts, book, quotes) and `matcher-results` are keyed by symbol, an
+order event by the order's account. tests/unit/test_publish.py is the specification."""
 
 from __future__ import annotations
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ledger import settlement
-from schemas.codec import MATCHER_RESULTS, DecodeError, encode
+from schemas.codec import MATCHER_RESULTS, DecodeError
 from schemas.records import MatcherResults
 from streams.runtime import app as ms
 from streams.runtime.batching import Batcher
 from streams.runtime.checkpoint import Checkpoint
 from streams.runtime.database import database
-from streams.runtime.dead_letter import dead_letter
+from streams.runtime.dead_letter import DeadLetters
 from streams.runtime.health import StageHealth
 from streams.runtime.progress import PositionGuard
 from streams.runtime.resilient import BatchPolicy
@@ -36,9 +36,9 @@ from tables.settlement import settlement_positions
 MAX_BATCH = 500  # records: each holds a symbol's share of a matcher batch
 
 TOPIC = ms.settings.topic("matcher-results")
-DEAD_LETTERS = ms.settings.topic("dead-letters")
 health = StageHealth("settlement")
 ms.output.health = health
+dead_letters = DeadLetters(ms.output, ms.settings.topic("dead-letters"), health)
 policy = BatchPolicy("settlement", database(), health)
 guard = PositionGuard("settlement", ms.settings.kafka_bootstrap,
                       settlement_positions.load_positions)
@@ -65,7 +65,8 @@ async def _process(delivered: list) -> None:
     for event in events:
         record = MATCHER_RESULTS.decode(event.value)
         if isinstance(record, DecodeError):
-            _dead_letter(event, record)
+            dead_letters.send(record, TOPIC, event.message.partition, event.message.offset,
+                              event.key)
         else:
             pairs.append((event, record))
     _, poison = await policy.apply(
@@ -73,16 +74,10 @@ async def _process(delivered: list) -> None:
         where=lambda pair: (TOPIC, pair[0].message.partition, pair[0].message.offset),
         may_drop=lambda pair: not pair[1].trades)
     for (event, _), exc in poison:
-        _dead_letter(event, DecodeError(f"cannot be applied: {exc}", event.value or b""))
+        dead_letters.refused(exc, TOPIC, event.message.partition, event.message.offset,
+                             event.key, event.value)
     checkpoint.applied(events)
     await checkpoint.commit()
-
-
-def _dead_letter(event, error: DecodeError) -> None:
-    letter = dead_letter(error, TOPIC, event.message.partition, event.message.offset,
-                         event.key)
-    ms.output.send(DEAD_LETTERS, TOPIC.encode(), encode(letter))
-    health.dead_lettered(TOPIC)
 
 
 batcher = Batcher("settlement", _process, MAX_BATCH)

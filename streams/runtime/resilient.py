@@ -6,9 +6,10 @@
   (streams/runtime/health.py) and commits nothing meanwhile.
 - Any other failure may be one record's: the batch is applied one record at a time. A
   record that fails alone while a probe write on the same connection succeeds is proven
-  to be at fault. It is returned as poison for the stage to dead-letter, or, where the
-  stage may not drop it (a trade: the ledger must never diverge from the books), the
-  stage stays blocked on it and alarms until an operator skips it (`matchstream skip`).
+  to be at fault. It is returned as poison for the stage to dead-letter
+  (streams/runtime/dead_letter.py `DeadLetters.refused`), or, where the stage may not
+  drop it (a trade: the ledger must never diverge from the books), the stage stays
+  blocked on it and alarms until an operator skips it (`matchstream skip`).
 """
 
 from __future__ import annotations

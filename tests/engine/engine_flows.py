@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from engine.commands import Cancel, NewOrder, Replace
+from engine.commands import Cancel, NewOrder
 from engine.enums import OrderType, Side, TimeInForce
 
 SYMBOL = "XYZ"
@@ -12,7 +12,7 @@ SYMBOL = "XYZ"
 def random_flow(seed: int, n: int, accounts: int = 6, tick: int = 1,
                 start_price: int = 10_000, ts_step: int = 1):
     """Mixed flow: limits of every tif, markets with and without collar, cancels,
-    replaces, invalid commands; ids sometimes reused or unknown."""
+    invalid commands; ids sometimes reused or unknown."""
     rng = random.Random(seed)
     mid = start_price
     live: list[tuple[str, str]] = []   # (order_id, account) probably resting
@@ -56,7 +56,7 @@ def random_flow(seed: int, n: int, accounts: int = 6, tick: int = 1,
             tif = rng.choices((TimeInForce.IOC, TimeInForce.GTC, TimeInForce.FOK), (6, 2, 2))[0]
             yield NewOrder(f"o{next_id}", account, SYMBOL, side, OrderType.MARKET, tif,
                            rng.randrange(1, 80), collar, ts)
-        elif r < 0.90:
+        else:
             i = rng.randrange(len(live))
             oid, owner = live[i]
             live[i] = live[-1]
@@ -66,7 +66,3 @@ def random_flow(seed: int, n: int, accounts: int = 6, tick: int = 1,
             if rng.random() < 0.02:
                 oid = "nope"
             yield Cancel(oid, owner, SYMBOL, ts)
-        else:
-            oid, owner = live[rng.randrange(len(live))]
-            price = mid + rng.randrange(-15, 15) * tick
-            yield Replace(oid, owner, SYMBOL, rng.randrange(1, 60), price, ts)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from engine.book import Book
-from engine.commands import Cancel, NewOrder, Replace
+from engine.commands import Cancel, NewOrder
 from engine.enums import OrderType, Side, TimeInForce
 from engine.spec import SymbolSpec
 
@@ -32,10 +32,6 @@ def market(oid, account, side, qty, collar=None, tif=TimeInForce.IOC, ts=T0):
 
 def cancel(oid, account, ts=T0):
     return Cancel(oid, account, SYM, ts)
-
-
-def replace(oid, account, qty, price, ts=T0):
-    return Replace(oid, account, SYM, qty, price, ts)
 
 
 def kinds(events):

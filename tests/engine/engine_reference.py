@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import bisect
 
-from engine.commands import Cancel, NewOrder, Replace
+from engine.commands import Cancel, NewOrder
 from engine.enums import CancelReason, CommandKind, OrderType, Reject, Side, TimeInForce
 from engine.events import (
     Accepted,
@@ -15,7 +15,6 @@ from engine.events import (
     Halted,
     PartiallyFilled,
     Rejected,
-    Replaced,
     Resumed,
     Trade,
 )
@@ -99,10 +98,8 @@ class RefBook:
             self._emit(out, Resumed, cmd.ts)
         if isinstance(cmd, NewOrder):
             self._new(cmd, out)
-        elif isinstance(cmd, Cancel):
-            self._cancel(cmd, out)
         else:
-            self._replace(cmd, out)
+            self._cancel(cmd, out)
         return out
 
     def _bad_qty(self, q):
@@ -231,35 +228,3 @@ class RefBook:
             self.resting.remove(o)
             self._emit(out, Cancelled, c.ts, o.order_id, o.account, CancelReason.USER,
                        o.remaining)
-
-    def _replace(self, c: Replace, out):
-        o = self._find(c.order_id)
-        rej = None
-        if c.symbol != self.spec.symbol:
-            rej = Reject.UNKNOWN_SYMBOL
-        elif self._bad_qty(c.quantity):
-            rej = Reject.BAD_QUANTITY
-        elif type(c.price) is not int or c.price <= 0:
-            rej = Reject.BAD_PRICE
-        elif c.price % self.spec.tick_size:
-            rej = Reject.OFF_TICK
-        elif o is None:
-            rej = Reject.UNKNOWN_ORDER
-        elif o.account != c.account:
-            rej = Reject.NOT_OWNER
-        elif self.halted_until is not None:
-            rej = Reject.HALTED
-        if rej is not None:
-            self._emit(out, Rejected, c.ts, c.order_id, c.account, CommandKind.REPLACE, rej)
-            return
-        if c.price == o.price and c.quantity <= o.remaining:
-            old = o.remaining
-            o.remaining = c.quantity
-            self._emit(out, Replaced, c.ts, o.order_id, o.account, o.side, o.price, old,
-                       c.price, c.quantity, True)
-            return
-        self.resting.remove(o)
-        self._emit(out, Replaced, c.ts, o.order_id, o.account, o.side, o.price, o.remaining,
-                   c.price, c.quantity, False)
-        self._take(out, c.ts, o.order_id, o.account, o.side, OrderType.LIMIT,
-                   TimeInForce.GTC, c.quantity, c.price, o.filled, self.seq)

@@ -1,4 +1,4 @@
-"""Cancel, replace and validation scenarios."""
+"""Cancel and validation scenarios."""
 from __future__ import annotations
 
 from engine_helpers import (
@@ -7,19 +7,15 @@ from engine_helpers import (
     apply_all,
     buy,
     cancel,
-    kinds,
     limit,
     make_book,
     market,
-    replace,
     resting,
     sell,
 )
 
 from engine.enums import CancelReason, Reject, Side, Stage
-from engine.events import Cancelled, Rejected, Replaced
-from engine.exchange import Exchange
-from engine.spec import SymbolSpec
+from engine.events import Cancelled, Rejected
 
 
 def test_cancel_removes_order_and_reports_remaining():
@@ -48,50 +44,6 @@ def test_cancel_middle_of_level_keeps_fifo_of_others():
     assert resting(book)["SELL"] == [("s1", 100, 1), ("s3", 100, 1)]
     events = book.apply(buy("b1", "d", 2, 100))
     assert [e.sell_order_id for e in events if type(e).__name__ == "Trade"] == ["s1", "s3"]
-
-
-def test_replace_quantity_down_same_price_keeps_priority():
-    book = make_book()
-    apply_all(book, sell("s1", "a", 10, 100), sell("s2", "b", 10, 100))
-    (e,) = book.apply(replace("s1", "a", 4, 100))
-    assert e == Replaced(SYM, e.seq, T0, "s1", "a", Side.SELL, 100, 10, 100, 4, True)
-    assert resting(book)["SELL"] == [("s1", 100, 4), ("s2", 100, 10)]
-
-
-def test_replace_quantity_up_loses_priority():
-    book = make_book()
-    apply_all(book, sell("s1", "a", 10, 100), sell("s2", "b", 10, 100))
-    (e,) = book.apply(replace("s1", "a", 12, 100))
-    assert e.kept_priority is False
-    assert resting(book)["SELL"] == [("s2", 100, 10), ("s1", 100, 12)]
-    book.check_invariants()
-
-
-def test_replace_price_change_loses_priority_and_may_match():
-    book = make_book()
-    apply_all(book, buy("b1", "a", 5, 99), sell("s1", "b", 10, 101))
-    events = book.apply(replace("b1", "a", 5, 101))
-    assert kinds(events) == ["Replaced", "Trade", "PartiallyFilled", "Filled"]
-    assert events[1].price == 101 and events[1].buy_order_id == "b1"
-    assert resting(book) == {"BUY": [], "SELL": [("s1", 101, 5)]}
-
-
-def test_replace_keeps_filled_quantity_of_the_order():
-    book = make_book()
-    apply_all(book, buy("b1", "a", 10, 99), sell("s1", "b", 4, 99), sell("s2", "b", 3, 100))
-    events = book.apply(replace("b1", "a", 6, 100))
-    assert events[-1].filled == 7 and events[-1].remaining == 3
-
-
-def test_replace_rejections():
-    book = make_book(tick_size=5)
-    apply_all(book, buy("b1", "a", 10, 95))
-    assert book.apply(replace("zz", "a", 1, 95))[0].reason is Reject.UNKNOWN_ORDER
-    assert book.apply(replace("b1", "x", 1, 95))[0].reason is Reject.NOT_OWNER
-    assert book.apply(replace("b1", "a", 0, 95))[0].reason is Reject.BAD_QUANTITY
-    assert book.apply(replace("b1", "a", 1, 0))[0].reason is Reject.BAD_PRICE
-    assert book.apply(replace("b1", "a", 1, 97))[0].reason is Reject.OFF_TICK
-    assert resting(book)["BUY"] == [("b1", 95, 10)]
 
 
 def test_new_order_validation_rejections():
@@ -133,14 +85,6 @@ def test_reject_enum_is_the_platform_vocabulary():
     assert Reject.HALTED.stage is Stage.HALT
 
 
-def test_exchange_routes_by_symbol_and_rejects_unknown():
-    ex = Exchange([SymbolSpec(SYM), SymbolSpec("DEF")])
-    assert kinds(ex.apply(buy("b1", "a", 1, 100))) == ["Accepted"]
-    (e,) = ex.apply(limit("x", "a", Side.BUY, 1, 100, symbol="NOPE"))
-    assert e.reason is Reject.UNKNOWN_SYMBOL and e.seq == 0
-    assert len(ex.book(SYM)) == 1 and len(ex.book("DEF")) == 0
-
-
 def test_cancel_heavy_level_stays_compact_and_fifo():
     book = make_book()
     for i in range(500):
@@ -155,16 +99,7 @@ def test_cancel_heavy_level_stays_compact_and_fifo():
     assert [e.sell_order_id for e in events if type(e).__name__ == "Trade"] == ["s499", "late"]
 
 
-def test_replace_that_crosses_applies_self_trade_prevention():
-    book = make_book()
-    apply_all(book, buy("b1", "a", 5, 98), sell("s1", "a", 3, 100), sell("s2", "b", 3, 100))
-    events = book.apply(replace("b1", "a", 5, 100))
-    assert kinds(events) == ["Replaced", "Cancelled", "Trade", "Filled", "PartiallyFilled"]
-    assert events[1].reason is CancelReason.SELF_TRADE
-    assert resting(book)["BUY"] == [("b1", 100, 2)]
-
-
 def test_unknown_command_type_is_a_type_error():
     import pytest
-    with pytest.raises(TypeError, match="expected NewOrder, Cancel or Replace, got dict"):
+    with pytest.raises(TypeError, match="expected NewOrder or Cancel, got dict"):
         make_book().apply({})

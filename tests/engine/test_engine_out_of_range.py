@@ -6,7 +6,7 @@ levels[INF] (KeyError); an event time >= INF recursed between apply and _resume 
 from __future__ import annotations
 
 import pytest
-from engine_helpers import apply_all, buy, cancel, limit, make_book, market, replace, sell
+from engine_helpers import apply_all, buy, cancel, limit, make_book, market, sell
 
 from engine import snapshot
 from engine.breaker import INF
@@ -39,13 +39,6 @@ def test_market_with_a_collar_at_inf_is_bad_price():
     assert len(book) == 1
 
 
-def test_replace_to_a_price_at_inf_is_bad_price():
-    book = make_book()
-    apply_all(book, buy("b1", "a", 5, 99))
-    assert rejected(book.apply(replace("b1", "a", 5, INF))) is Reject.BAD_PRICE
-    assert [o[3] for o in book.orders(Side.BUY)] == [99]
-
-
 def test_just_below_inf_still_rests():
     book = make_book()
     apply_all(book, limit("b", "a", Side.BUY, 1, INF - 1))
@@ -55,7 +48,6 @@ def test_just_below_inf_still_rests():
 @pytest.mark.parametrize("command", [
     lambda ts: buy("late", "a", 1, 100, ts=ts),
     lambda ts: cancel("b1", "a", ts=ts),
-    lambda ts: replace("b1", "a", 1, 100, ts=ts),
 ])
 def test_event_time_at_inf_raises_and_changes_nothing(command):
     book = make_book()

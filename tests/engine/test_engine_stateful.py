@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from engine.book import Book
-from engine.commands import Cancel, NewOrder, Replace
+from engine.commands import Cancel, NewOrder
 from engine.enums import OrderType, Side, TimeInForce
 from engine.spec import SymbolSpec
 
@@ -61,13 +61,6 @@ class BookMachine(RuleBasedStateMachine):
     @rule(i=st.integers(0, 10_000), account=accounts)
     def cancel(self, i, account):
         self.send(Cancel(self.known_id(i), account, SYM, self.ts))
-
-    @rule(i=st.integers(0, 10_000), qty=qtys, price=prices)
-    def replace(self, i, qty, price):
-        oid = self.known_id(i)
-        order = self.book.index.get(oid)
-        account = order[2] if order else "a"
-        self.send(Replace(oid, account, SYM, qty, price, self.ts))
 
     @invariant()
     def book_is_sound(self):
