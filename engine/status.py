@@ -46,7 +46,7 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     # a trade matched before the cancel may settle after it: the status stays CANCELLED
     # and only the filled quantity grows
     S.CANCELLED: frozenset({S.CANCELLED}),
-    # rejected at the gate: final from the start (a rejected order never trades)
+    # final whether the gate or the matcher refused it: a rejected order never trades
     S.REJECTED: frozenset(),
 }
 
