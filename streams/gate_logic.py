@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.enums import OrderType, Reject, Side
-from engine.status import OPEN, OrderStatus
+from engine.status import CANCEL_REJECTED, OPEN, OrderStatus
 from ledger import gate_store as store
 from ledger.locks import lock_accounts, lock_holdings, write_accounts, write_holdings
 from ledger.pg import Conn
@@ -214,5 +214,5 @@ def _cancel(out: GateOutput, request: CancelRequest, order: store.OrderRow | Non
         return
     # the symbol of someone else's order is not disclosed
     symbol = order.symbol if order is not None and reason != Reject.NOT_OWNER else ""
-    _event(out, request.order_id, request.account, symbol, "CANCEL_REJECTED", now_ms,
+    _event(out, request.order_id, request.account, symbol, CANCEL_REJECTED, now_ms,
            reason=reason)
