@@ -28,14 +28,11 @@ from api.common import (
 )
 from api.errors import ApiError, bad_request, not_found, rejected
 from engine.enums import Reject
-from ledger.positions import OPEN
+from engine.status import OPEN, RECORDED, OrderStatus
 from ledger.tables import idempotency_keys, issued_orders, orders, symbols, trades
 from risk.rules import SymbolRules, check_new_order
 from schemas.codec import ORDER_REQUEST, encode
 from schemas.records import CancelRequest, Int64, NewOrderRequest
-
-STATUSES = ("ACCEPTED", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED")
-
 
 # a client's order id: checked before anything is stored, and safe in a URL and a header
 ORDER_ID_PATTERN = f"^[{CLIENT_ID_CHARS}]{{1,64}}$"
@@ -266,13 +263,13 @@ async def list_orders(request):
     """
     account = await account_of(request)
     status = query_text(request, "status")
-    if status is not None and status != "OPEN" and status not in STATUSES:
-        raise bad_request(f"status must be OPEN or one of {', '.join(STATUSES)}")
+    if status is not None and status != "OPEN" and status not in RECORDED:
+        raise bad_request(f"status must be OPEN or one of {', '.join(RECORDED)}")
     symbol = query_text(request, "symbol", 16)
     size, cursor = limit(request), decode_cursor(request)
     query = select(orders).where(orders.c.account_id == account)
     if status is not None:
-        query = query.where(orders.c.status.in_(OPEN if status == "OPEN" else (status,)))
+        query = query.where(orders.c.status.in_(sorted(OPEN) if status == "OPEN" else (status,)))
     if symbol is not None:
         query = query.where(orders.c.symbol == symbol)
     if cursor is not None:
@@ -355,7 +352,7 @@ async def _pending_order(request, account: str, order_id: str) -> dict | None:
             "order_type": req.order_type, "tif": req.tif, "quantity": req.quantity,
             "price": money(req.price) if req.price is not None else None,
             "filled_quantity": 0, "cancelled_quantity": 0, "remaining_quantity": req.quantity,
-            "status": "PENDING", "reject_reason": None, "reserved_cash": money(0),
+            "status": OrderStatus.PENDING, "reject_reason": None, "reserved_cash": money(0),
             "reserved_quantity": 0, "created_ms": req.ts, "updated_ms": req.ts, "fills": []}
 
 

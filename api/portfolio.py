@@ -6,6 +6,7 @@ from sqlalchemy import or_, select, tuple_
 from starlette.responses import JSONResponse
 
 from api.common import account_of, decode_cursor, limit, money, page, query_text
+from ledger.positions import average_cost
 from ledger.tables import accounts, holdings, symbols, trades
 
 
@@ -39,7 +40,7 @@ def holding_view(r) -> dict:
     last = r.last_price if r.last_price is not None else r.reference_price
     value = position * last
     return {"symbol": r.symbol, "quantity": r.quantity, "reserved_quantity": r.reserved_quantity,
-            "average_cost": money(r.cost_basis // position if position else 0),
+            "average_cost": money(average_cost(r.cost_basis, position)),
             "cost_basis": money(r.cost_basis), "last_price": money(last),
             "market_value": money(value), "unrealised_pnl": money(value - r.cost_basis)}
 

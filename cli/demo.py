@@ -13,11 +13,13 @@ from sqlalchemy import text
 
 from api.auth import issue_token
 from cli.simulator import Simulator, SymbolState, Tape, trade_line
+from engine.status import OrderStatus
 from infra import process, services
 from infra.settings import Settings, load
 from ledger import admin
 from ledger.db import make_engine
 from ledger.migrate import upgrade
+from ledger.tables import OPEN_STATUSES
 from schemas.money import format_cents
 from streams.runtime.readiness import READY_LINE
 from streams.runtime.stages import consumer_groups
@@ -189,7 +191,7 @@ def _simulate(settings: Settings, engine, symbols: list[SymbolState], seconds: f
     with engine.connect() as conn:
         for order_id, account, symbol in conn.execute(text(
                 "SELECT order_id, account_id, symbol FROM orders WHERE account_id = ANY(:t) "
-                "AND status IN ('ACCEPTED', 'PARTIALLY_FILLED') ORDER BY created_ms"),
+                "AND status IN " + OPEN_STATUSES + " ORDER BY created_ms"),
                 {"t": TRADERS}):
             sim.open[account][order_id] = symbol
     until = time.monotonic() + seconds if seconds > 0 else None
@@ -212,7 +214,7 @@ def _simulate(settings: Settings, engine, symbols: list[SymbolState], seconds: f
                 next_order += interval
             tape.poll(max(0.0, min(0.05, next_order - time.monotonic())), on_trade,
                       sim.on_event)
-            if first_accept is None and tape.statuses["ACCEPTED"]:
+            if first_accept is None and tape.statuses[OrderStatus.ACCEPTED]:
                 first_accept = now
                 print("demo: orders are being accepted", flush=True)
             if now >= next_summary:
@@ -286,13 +288,13 @@ def _summary(engine, sim: Simulator, tape: Tape) -> None:
     by_account: dict[str, list] = {}
     for account, symbol, qty, reserved in held:
         by_account.setdefault(account, []).append((symbol, qty, reserved))
-    sent = sim.sent
+    sent, n = sim.sent, tape.statuses
     rejected = ", ".join(f"{k} {v}" for k, v in tape.reasons.most_common()) or "none"
     lines = [
         f"---- portfolio at {time.strftime('%H:%M:%S')} "
         f"(sent {sent['LIMIT']} limit, {sent['MARKET']} market, {sent['CANCEL']} cancels)",
-        f"  orders accepted {tape.statuses['ACCEPTED']}, rejected {tape.statuses['REJECTED']}, "
-        f"filled {tape.statuses['FILLED']}, cancelled {tape.statuses['CANCELLED']}; "
+        f"  orders accepted {n[OrderStatus.ACCEPTED]}, rejected {n[OrderStatus.REJECTED]}, "
+        f"filled {n[OrderStatus.FILLED]}, cancelled {n[OrderStatus.CANCELLED]}; "
         f"trades {tape.trades} worth {format_cents(tape.volume_cents)}",
         f"  refused: {rejected}",
         "  last: " + "  ".join(f"{s} {format_cents(p)}" for s, p in sorted(last.items())),

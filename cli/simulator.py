@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from engine.status import CANCEL_REJECTED, TERMINAL, OrderStatus
 from infra.kafka_client import producer_config
 from infra.settings import Settings
 from schemas.codec import ORDER_EVENT, TRADE, DecodeError, encode
@@ -25,7 +26,7 @@ from schemas.records import CancelRequest, NewOrderRequest, OrderEvent, Trade
 PRICE_BAND_BPS = 450
 MID_BAND_BPS = 300  # the mid stays well inside, so orders around it are rarely clamped
 MAX_OPEN_PER_TRADER = 40  # bounds what resting orders reserve (and the position limit)
-CLOSED = {"FILLED", "CANCELLED", "REJECTED", "CANCEL_REJECTED"}
+CLOSED = TERMINAL | {CANCEL_REJECTED}  # an order event after which the order is not tracked
 
 
 def _band(reference: int, tick: int, bps: int) -> tuple[int, int]:
@@ -190,7 +191,7 @@ class Tape:
                 event = ORDER_EVENT.decode(msg.value())
                 if not isinstance(event, DecodeError):
                     self.statuses[event.status] += 1
-                    if event.status in ("REJECTED", "CANCEL_REJECTED") and event.reason:
+                    if event.status in (OrderStatus.REJECTED, CANCEL_REJECTED) and event.reason:
                         self.reasons[f"{event.status}:{event.reason}"] += 1
                     on_event(event)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ledger.positions import cost_after_sale, order_status, transition
+from engine.status import OrderStatus, order_status, transition
+from ledger.positions import cost_after_sale
 from schemas.records import Halt, OrderEvent, Trade
 
 
@@ -95,7 +96,8 @@ def settle(trades: Iterable[Trade], accounts: dict[str, AccountState],
         sell.reserved_quantity -= t.quantity
         for order in (buy, sell):
             order.status = transition(order.status, order_status(
-                order.quantity, order.filled, order.cancelled, order.status == "REJECTED"))
+                order.quantity, order.filled, order.cancelled,
+                order.status == OrderStatus.REJECTED))
         changed.accounts.update((t.buyer, t.seller))
         changed.holdings.update(((t.buyer, t.symbol), (t.seller, t.symbol)))
         changed.orders.update((t.buy_order_id, t.sell_order_id))
@@ -113,7 +115,7 @@ def release(events: dict[str, OrderEvent], accounts: dict[str, AccountState],
         order = orders.get(order_id)
         if order is None or order.cancelled:
             continue  # unknown to the ledger, or released before (a replay)
-        rejected = event.status == "REJECTED"
+        rejected = event.status == OrderStatus.REJECTED
         remaining = order.quantity - order.filled if rejected else event.remaining_quantity
         if remaining <= 0 or remaining > order.quantity - order.filled:
             raise SettlementError(f"order {order_id}: cannot release {remaining} of "

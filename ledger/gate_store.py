@@ -10,10 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ledger.pg import Conn, Pending, send
-from ledger.positions import OPEN
+from ledger.tables import OPEN_STATUSES
 from risk.rules import SymbolRules
-
-OPEN_STATUSES = OPEN  # the open statuses of ledger/positions.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +42,7 @@ _OPEN_BUYS = (
     "SELECT k.a, k.s, b.q FROM unnest(%b::text[], %b::text[]) AS k(a, s) CROSS JOIN LATERAL "
     "(SELECT sum(o.quantity - o.filled_quantity - o.cancelled_quantity) AS q FROM orders o "
     "WHERE o.account_id = k.a AND o.symbol = k.s AND o.side = 'BUY' "
-    "AND o.status IN (" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")) b "
+    "AND o.status IN " + OPEN_STATUSES + ") b "
     "WHERE b.q IS NOT NULL")
 
 _FIND_ORDERS = ("SELECT order_id, account_id, symbol, side, order_type, tif, quantity, price, "

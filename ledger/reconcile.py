@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from sqlalchemy import Engine, text
 
+from engine.status import OrderStatus, order_status
 from infra.kafka_client import partition_for
-from ledger.positions import order_status
 from schemas.codec import TRADE, DecodeError
 from schemas.records import Trade
 
@@ -110,7 +110,7 @@ def _fills(q) -> Check:
     for order_id, quantity, filled, cancelled, status, traded in rows:
         if filled != traded:
             problems.append(f"order {order_id}: filled {filled} but its trades sum to {traded}")
-        elif status != "REJECTED" and status != order_status(quantity, filled, cancelled):
+        elif status != OrderStatus.REJECTED and status != order_status(quantity, filled, cancelled):
             problems.append(f"order {order_id}: status {status} with {filled}/{quantity} filled, "
                             f"{cancelled} cancelled")
     return _check("filled quantity == sum of trades, status follows", problems,

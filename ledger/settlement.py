@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 
 from engine.enums import Reject
+from engine.status import RELEASING
 from ledger import effects
 from ledger.effects import AccountState, HoldingState, OrderState
 from ledger.locks import accounts_of, holdings_of, write_accounts, write_holdings
@@ -86,7 +87,7 @@ class Settled:
 def releasable(events: Iterable[OrderEvent]) -> dict[str, OrderEvent]:
     """Order events that release a reservation: cancelled or matcher-rejected orders."""
     return {e.order_id: e for e in events
-            if e.seq > 0 and e.status in ("CANCELLED", "REJECTED")
+            if e.seq > 0 and e.status in RELEASING
             and e.reason != Reject.DUPLICATE_ORDER_ID}
 
 

@@ -22,7 +22,18 @@ from sqlalchemy import (
     text,
 )
 
+from engine.status import OPEN
+
 metadata = MetaData()
+
+
+def status_in(statuses) -> str:
+    """SQL list of order statuses for `status IN ...`: constants, sorted so the text is
+    the same in every process (a query must spell a partial index's predicate as it is)."""
+    return "(" + ", ".join(f"'{s}'" for s in sorted(statuses)) + ")"
+
+
+OPEN_STATUSES = status_in(OPEN)  # ('ACCEPTED', 'PARTIALLY_FILLED')
 
 NOW_MS = text("(extract(epoch from clock_timestamp()) * 1000)::bigint")
 
@@ -111,7 +122,7 @@ orders = Table(
     Index("orders_open_by_symbol", "symbol", "status"),
     # the gate's position limit: what an account's open buys of a symbol may still buy
     Index("orders_open_buys", "account_id", "symbol",
-          postgresql_where=text("side = 'BUY' AND status IN ('ACCEPTED', 'PARTIALLY_FILLED')")),
+          postgresql_where=text("side = 'BUY' AND status IN " + OPEN_STATUSES)),
 )
 
 trades = Table(

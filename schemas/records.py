@@ -105,7 +105,7 @@ class OrderEvent(msgspec.Struct, frozen=True):
     order_id: str
     account: str
     symbol: str
-    status: str  # ACCEPTED, REJECTED, PARTIALLY_FILLED, FILLED, CANCELLED
+    status: str  # an OrderStatus but PENDING (engine/status.py), or CANCEL_REJECTED
     ts: Timestamp
     reason: str | None = None
     filled_quantity: QuantityOrZero = 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.enums import OrderType, Reject, Side
+from engine.status import CANCEL_REJECTED, OPEN, OrderStatus
 from ledger import gate_store as store
 from ledger.locks import lock_accounts, lock_holdings, write_accounts, write_holdings
 from ledger.pg import Conn
@@ -132,7 +133,7 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
                     holding.reserved_quantity += request.quantity
                     reserved_quantity = request.quantity
                     touched_holdings.add(key)
-        status = "ACCEPTED" if reason is None else "REJECTED"
+        status = OrderStatus.ACCEPTED if reason is None else OrderStatus.REJECTED
         row = store.OrderRow(request.order_id, request.account, request.symbol, request.side,
                              request.order_type, request.tif, request.quantity, price, status,
                              reason, raw.partition, raw.offset, now_ms)
@@ -159,8 +160,8 @@ def _row_params(row: store.OrderRow) -> dict:
 
 
 def _emit_outcome(out: GateOutput, row: store.OrderRow) -> None:
-    if row.status == "REJECTED":
-        _event(out, row.order_id, row.account_id, row.symbol, "REJECTED", row.created_ms,
+    if row.status == OrderStatus.REJECTED:
+        _event(out, row.order_id, row.account_id, row.symbol, OrderStatus.REJECTED, row.created_ms,
                reason=row.reject_reason)
         return
     accepted = AcceptedOrder(order_id=row.order_id, account=row.account_id, symbol=row.symbol,
@@ -170,7 +171,7 @@ def _emit_outcome(out: GateOutput, row: store.OrderRow) -> None:
                              source_offset=row.source_offset)
     out.commands.setdefault(row.symbol, []).append(accepted)
     out.accepted += 1
-    _event(out, row.order_id, row.account_id, row.symbol, "ACCEPTED", row.created_ms,
+    _event(out, row.order_id, row.account_id, row.symbol, OrderStatus.ACCEPTED, row.created_ms,
            remaining=row.quantity)
 
 
@@ -181,7 +182,7 @@ def _replay_or_duplicate(out: GateOutput, request: NewOrderRequest, prior: store
     elif _same_order(prior, request):
         pass  # the client sent the same request again (e.g. after a lost ack): one order
     else:
-        _event(out, request.order_id, request.account, request.symbol, "REJECTED",
+        _event(out, request.order_id, request.account, request.symbol, OrderStatus.REJECTED,
                prior.created_ms, reason=Reject.DUPLICATE_ORDER_ID)
 
 
@@ -201,7 +202,7 @@ def _cancel(out: GateOutput, request: CancelRequest, order: store.OrderRow | Non
         reason = Reject.UNKNOWN_ORDER
     elif order.account_id != request.account:
         reason = Reject.NOT_OWNER
-    elif order.status not in store.OPEN_STATUSES:
+    elif order.status not in OPEN:
         reason = Reject.UNKNOWN_ORDER  # no longer open
     else:
         cancel = AcceptedCancel(order_id=order.order_id, account=order.account_id,
@@ -211,5 +212,5 @@ def _cancel(out: GateOutput, request: CancelRequest, order: store.OrderRow | Non
         return
     # the symbol of someone else's order is not disclosed
     symbol = order.symbol if order is not None and reason != Reject.NOT_OWNER else ""
-    _event(out, request.order_id, request.account, symbol, "CANCEL_REJECTED", now_ms,
+    _event(out, request.order_id, request.account, symbol, CANCEL_REJECTED, now_ms,
            reason=reason)

@@ -16,14 +16,13 @@ from engine.events import (
     Resumed,
     Trade,
 )
+from engine.status import CANCEL_REJECTED, EVENT_STATUS, RELEASING
 from schemas.codec import encode
 from schemas.records import Halt, MatcherResults, OrderEvent, Quote
 from schemas.records import Trade as TradeRecord
 
 TRADES, ORDER_EVENTS, HALTS, BOOK, QUOTES = "trades", "order-events", "halts", "book", "quotes"
 RESULTS = "matcher-results"
-# the matcher's order events that give back what the gate reserved
-RELEASING = ("CANCELLED", "REJECTED")
 
 
 class BatchPublisher:
@@ -118,14 +117,14 @@ def records_for(events: list) -> list[tuple[str, object]]:
                 sell_order_id=ev.sell_order_id, buyer=ev.buyer, seller=ev.seller,
                 maker_order_id=ev.maker_order_id, aggressor=str(ev.taker_side), ts=ev.ts)))
         elif kind is Filled or kind is PartiallyFilled:
-            status = "FILLED" if kind is Filled else "PARTIALLY_FILLED"
-            out.append(_order_event(ev, status, filled=ev.filled, remaining=ev.remaining))
+            out.append(_order_event(ev, EVENT_STATUS[kind], filled=ev.filled,
+                                    remaining=ev.remaining))
         elif kind is Cancelled:
-            out.append(_order_event(ev, "CANCELLED", reason=str(ev.reason),
+            out.append(_order_event(ev, EVENT_STATUS[kind], reason=str(ev.reason),
                                     remaining=ev.remaining))
         elif kind is Rejected:
             # a refused cancel says nothing about the order itself
-            status = "REJECTED" if ev.command is CommandKind.NEW else "CANCEL_REJECTED"
+            status = EVENT_STATUS[kind] if ev.command is CommandKind.NEW else CANCEL_REJECTED
             out.append(_order_event(ev, status, reason=str(ev.reason)))
         elif kind is Halted:
             out.append((HALTS, Halt(symbol=ev.symbol, halted=True, ts=ev.ts,

@@ -1,5 +1,5 @@
-"""Order status transition table: every order's event stream from the core follows it,
-and a transition outside the table is an error."""
+"""The order lifecycle table (engine/status.py) against the core's events: every order's
+event stream follows it, and a transition outside the table is an error."""
 from __future__ import annotations
 
 import pytest
@@ -27,11 +27,11 @@ def test_every_order_follows_the_transition_table():
                 continue
             if kind not in ORDER_EVENTS:
                 continue
-            current = status.get(e.order_id, OrderStatus.NEW)
+            current = status.get(e.order_id, OrderStatus.PENDING)
             if current in TERMINAL and (kind == "Accepted" or (
                     kind == "Rejected" and e.command is CommandKind.NEW)):
                 # the flow reuses a few ids after the order is done: a new life
-                current = OrderStatus.NEW
+                current = OrderStatus.PENDING
                 traded[e.order_id] = 0
             status[e.order_id] = next_status(current, e)
             if kind in ("Filled", "PartiallyFilled"):
@@ -42,10 +42,10 @@ def test_every_order_follows_the_transition_table():
 
 def test_transition_outside_the_table_raises_with_what_was_expected():
     filled = Filled(SYMBOL, 1, 0, "o1", "a", 5, 0)
-    with pytest.raises(IllegalTransition, match="no transition from FILLED on Filled"):
+    with pytest.raises(IllegalTransition, match="o1 on Filled: .* FILLED cannot become FILLED"):
         next_status(OrderStatus.FILLED, filled)
     with pytest.raises(IllegalTransition):
-        next_status(OrderStatus.NEW, Cancelled(SYMBOL, 1, 0, "o1", "a", CancelReason.USER, 5))
+        next_status(OrderStatus.PENDING, Cancelled(SYMBOL, 1, 0, "o1", "a", CancelReason.USER, 5))
     with pytest.raises(IllegalTransition):
         next_status(OrderStatus.CANCELLED, Accepted(SYMBOL, 1, 0, "o1", "a", None, None, None,
                                                     1, 1))
@@ -53,8 +53,8 @@ def test_transition_outside_the_table_raises_with_what_was_expected():
 
 def test_rejected_cancel_or_duplicate_leaves_status_unchanged():
     rej_cancel = Rejected(SYMBOL, 1, 0, "o1", "b", CommandKind.CANCEL, Reject.NOT_OWNER)
-    assert next_status(OrderStatus.OPEN, rej_cancel) is OrderStatus.OPEN
+    assert next_status(OrderStatus.ACCEPTED, rej_cancel) is OrderStatus.ACCEPTED
     dup = Rejected(SYMBOL, 1, 0, "o1", "b", CommandKind.NEW, Reject.DUPLICATE_ORDER_ID)
     assert next_status(OrderStatus.PARTIALLY_FILLED, dup) is OrderStatus.PARTIALLY_FILLED
     new_rej = Rejected(SYMBOL, 1, 0, "o2", "b", CommandKind.NEW, Reject.HALTED)
-    assert next_status(OrderStatus.NEW, new_rej) is OrderStatus.REJECTED
+    assert next_status(OrderStatus.PENDING, new_rej) is OrderStatus.REJECTED
