@@ -65,7 +65,7 @@ class Book:
         self.breaker = Breaker(spec.band_bps, spec.window_ms, spec.halt_ms,
                                spec.reference_price)
         self._halt_end = INF  # == breaker.halted_until, INF when trading
-        self._max_qty = spec.max_quantity   # spec fields read on the hot path
+        self._max_qty = spec.max_order_quantity   # spec fields read on the hot path
         self._lot = spec.lot_size
         self._tick = spec.tick_size
 
@@ -419,7 +419,7 @@ class Book:
         spec = self.spec
         if cmd.symbol != self.symbol:
             return self._reject(ts, oid, account, Reject.UNKNOWN_SYMBOL, REPLACE)
-        if type(qty) is not int or qty <= 0 or qty > spec.max_quantity or qty % spec.lot_size:
+        if type(qty) is not int or qty <= 0 or qty > spec.max_order_quantity or qty % spec.lot_size:
             return self._reject(ts, oid, account, Reject.BAD_QUANTITY, REPLACE)
         if type(price) is not int or not 0 < price < INF:
             return self._reject(ts, oid, account, Reject.BAD_PRICE, REPLACE)
