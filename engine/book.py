@@ -65,9 +65,8 @@ class Book:
         self.breaker = Breaker(spec.band_bps, spec.window_ms, spec.halt_ms,
                                spec.reference_price)
         self._halt_end = INF  # == breaker.halted_until, INF when trading
-        self._max_qty = spec.max_order_quantity   # spec fields read on the hot path
-        self._lot = spec.lot_size
-        self._tick = spec.tick_size
+        self._quantity_ok = spec.quantity_ok   # the spec's rules, bound for the hot path
+        self._on_tick = spec.on_tick
 
     # ------------------------------------------------------------------ dispatch
     def apply(self, cmd) -> list:
@@ -90,14 +89,14 @@ class Book:
         symbol = self.symbol
         if cmd.symbol != symbol:
             return self._reject(ts, oid, account, Reject.UNKNOWN_SYMBOL)
-        if type(qty) is not int or qty <= 0 or qty > self._max_qty or qty % self._lot:
+        if not self._quantity_ok(qty):
             return self._reject(ts, oid, account, Reject.BAD_QUANTITY)
         otype = cmd.type
         if otype is LIMIT:
             # a price at INF would be the empty-side sentinel, not a level
             if type(price) is not int or not 0 < price < INF:
                 return self._reject(ts, oid, account, Reject.BAD_PRICE)
-            if price % self._tick:
+            if not self._on_tick(price):
                 return self._reject(ts, oid, account, Reject.OFF_TICK)
         elif price is not None and (type(price) is not int or not 0 < price < INF):
             return self._reject(ts, oid, account, Reject.BAD_PRICE)
@@ -419,11 +418,11 @@ class Book:
         spec = self.spec
         if cmd.symbol != self.symbol:
             return self._reject(ts, oid, account, Reject.UNKNOWN_SYMBOL, REPLACE)
-        if type(qty) is not int or qty <= 0 or qty > spec.max_order_quantity or qty % spec.lot_size:
+        if not spec.quantity_ok(qty):
             return self._reject(ts, oid, account, Reject.BAD_QUANTITY, REPLACE)
         if type(price) is not int or not 0 < price < INF:
             return self._reject(ts, oid, account, Reject.BAD_PRICE, REPLACE)
-        if price % spec.tick_size:
+        if not spec.on_tick(price):
             return self._reject(ts, oid, account, Reject.OFF_TICK, REPLACE)
         order = self.index.get(oid)
         if order is None:

@@ -49,6 +49,15 @@ class SymbolSpec:
         if type(self.band_bps) is not int or self.band_bps < 0:
             raise ValueError(f"band_bps must be a non-negative int, got {self.band_bps!r}")
 
+    def quantity_ok(self, qty) -> bool:
+        """An order quantity this symbol allows: a positive int, at most max_order_quantity,
+        a multiple of lot_size (else BAD_QUANTITY)."""
+        return type(qty) is int and 0 < qty <= self.max_order_quantity and not qty % self.lot_size
+
+    def on_tick(self, price: int) -> bool:
+        """A price that is a multiple of tick_size (else OFF_TICK)."""
+        return not price % self.tick_size
+
     @property
     def market_price(self) -> int | None:
         """The last trade price, or the reference price before any trade: the MARKET

@@ -33,14 +33,12 @@ def check_new_order(req: NewOrderRequest, rules: SymbolSpec | None, now_ms: int)
         return Reject.UNKNOWN_SYMBOL
     if req.side not in _SIDES or req.order_type not in _TYPES or req.tif not in _TIFS:
         return Reject.MALFORMED
-    if not 0 < req.quantity <= min(rules.max_order_quantity, MAX_QUANTITY):
-        return Reject.BAD_QUANTITY
-    if req.quantity % rules.lot_size:
+    if not rules.quantity_ok(req.quantity) or req.quantity > MAX_QUANTITY:
         return Reject.BAD_QUANTITY
     if req.order_type == OrderType.LIMIT:
         if req.price is None or req.price <= 0 or req.price > MAX_PRICE:
             return Reject.BAD_PRICE
-        if req.price % rules.tick_size:
+        if not rules.on_tick(req.price):
             return Reject.OFF_TICK
     elif req.price is not None:
         return Reject.BAD_PRICE  # a MARKET order's price is the gate's collar, not the client's
