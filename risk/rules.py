@@ -10,15 +10,12 @@ MARKET sells get the mirror collar.
 
 from __future__ import annotations
 
-from engine.enums import OrderType, Reject, Side, TimeInForce
+from engine.enums import ORDER_TYPES, SIDES, TIFS, OrderType, Reject, Side
 from engine.spec import SymbolSpec
 from schemas.records import MAX_PRICE, MAX_QUANTITY, CancelRequest, NewOrderRequest, text_ok
 
 COLLAR_BPS = 1000  # 10%: the circuit breaker's band, so a collar rarely bites first
 POSITION_LIMIT_BPS = 500  # 5% of shares outstanding
-_SIDES = {s.value for s in Side}
-_TYPES = {t.value for t in OrderType}
-_TIFS = {t.value for t in TimeInForce}
 
 
 def check_cancel(req: CancelRequest) -> Reject | None:
@@ -31,7 +28,7 @@ def check_new_order(req: NewOrderRequest, rules: SymbolSpec | None, now_ms: int)
         return Reject.MALFORMED
     if rules is None:
         return Reject.UNKNOWN_SYMBOL
-    if req.side not in _SIDES or req.order_type not in _TYPES or req.tif not in _TIFS:
+    if req.side not in SIDES or req.order_type not in ORDER_TYPES or req.tif not in TIFS:
         return Reject.MALFORMED
     if not rules.quantity_ok(req.quantity) or req.quantity > MAX_QUANTITY:
         return Reject.BAD_QUANTITY
