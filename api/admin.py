@@ -14,12 +14,12 @@ from sqlalchemy.dialects.postgresql import insert
 from starlette.responses import JSONResponse
 
 from api.auth import issue_token
-from api.common import CLIENT_ID_CHARS, client_id_ok, json_body, require_admin, text_ok
+from api.common import CLIENT_ID_CHARS, client_id_ok, json_body, require_admin
 from api.errors import ApiError, not_found
 from api.queries import symbol_list, symbol_view
 from ledger import admin as ledger
 from ledger.tables import accounts, adjustments, symbols
-from schemas.records import MAX_PRICE
+from schemas.records import MAX_PRICE, MAX_SYMBOL_LENGTH, text_ok
 
 Positive32 = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Positive64 = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
@@ -125,11 +125,13 @@ async def adjust(request):
     # references are per account: one account's reference never answers for another
     reference = "api:" + hashlib.sha256(f"{account}\0{body.reference}".encode()).hexdigest()[:56]
     async with request.app.state.db.connect() as conn:
-        if not text_ok(account, 64) or (await conn.execute(select(accounts.c.account_id).where(
+        if not text_ok(account) or (await conn.execute(select(accounts.c.account_id).where(
                 accounts.c.account_id == account))).first() is None:
             raise not_found("account")
-        if body.asset != ledger.CASH and (not text_ok(body.asset, 16) or (await conn.execute(
-                select(symbols.c.symbol).where(symbols.c.symbol == body.asset))).first() is None):
+        if body.asset != ledger.CASH and (
+                not text_ok(body.asset, MAX_SYMBOL_LENGTH) or (await conn.execute(
+                    select(symbols.c.symbol).where(symbols.c.symbol == body.asset))
+                ).first() is None):
             raise ApiError(422, "UNKNOWN_SYMBOL", f"unknown asset {body.asset!r}")
         done = (await conn.execute(select(adjustments.c.asset, adjustments.c.amount).where(
             adjustments.c.reference == reference))).first()

@@ -11,6 +11,7 @@ import msgspec
 from api.auth import Principal, bearer, principal_for
 from api.errors import ApiError, bad_request
 from schemas.money import format_cents
+from schemas.records import text_ok
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
@@ -81,12 +82,8 @@ CLIENT_ID = re.compile(f"[{CLIENT_ID_CHARS}]+")
 
 
 def client_id_ok(value: str, max_length: int) -> bool:
-    return 0 < len(value) <= max_length and CLIENT_ID.fullmatch(value) is not None
-
-
-def text_ok(value: str, max_length: int) -> bool:
-    """Safe to store or compare in PostgreSQL: bounded, printable (no NUL, no lone surrogate)."""
-    return 0 < len(value) <= max_length and value.isprintable()
+    """text_ok, in the client identifier charset."""
+    return text_ok(value, max_length) and CLIENT_ID.fullmatch(value) is not None
 
 
 def query_text(request, name: str, max_length: int = 64) -> str | None:
@@ -134,7 +131,7 @@ def decode_cursor(request) -> tuple[int, str] | None:
     try:
         text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
         ms, ident = text.split("\x1f")
-        if not (ms.isascii() and ms.isdigit() and len(ms) <= 18 and text_ok(ident, 64)):
+        if not (ms.isascii() and ms.isdigit() and len(ms) <= 18 and text_ok(ident)):
             raise ValueError
         return int(ms), ident
     except (ValueError, binascii.Error, UnicodeDecodeError):

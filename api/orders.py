@@ -24,15 +24,22 @@ from api.common import (
     money,
     page,
     query_text,
-    text_ok,
 )
 from api.errors import ApiError, bad_request, not_found, rejected
 from engine.enums import Reject
+from engine.spec import SymbolSpec
 from engine.status import OPEN, RECORDED, OrderStatus
-from ledger.tables import idempotency_keys, issued_orders, orders, symbols, trades
-from risk.rules import SymbolRules, check_new_order
+from ledger.specs import load_spec
+from ledger.tables import idempotency_keys, issued_orders, orders, trades
+from risk.rules import check_new_order
 from schemas.codec import ORDER_REQUEST, encode
-from schemas.records import CancelRequest, Int64, NewOrderRequest
+from schemas.records import (
+    MAX_SYMBOL_LENGTH,
+    CancelRequest,
+    Int64,
+    NewOrderRequest,
+    text_ok,
+)
 
 # a client's order id: checked before anything is stored, and safe in a URL and a header
 ORDER_ID_PATTERN = f"^[{CLIENT_ID_CHARS}]{{1,64}}$"
@@ -233,7 +240,7 @@ async def _check_cancellable(db, account: str, order_id: str) -> None:
     """404 unless the order is this account's (recorded by the gate or issued by this API
     and not yet recorded), whether or not it exists; 409 once it is no longer open.
     Read from the primary: the order may have been placed a moment ago."""
-    if not text_ok(order_id, 64):
+    if not text_ok(order_id):
         raise not_found("order")
     async with db.connect() as conn:
         row = (await conn.execute(_CANCEL_LOOKUP, {"id": order_id})).one()
@@ -324,7 +331,7 @@ def order_view(r) -> dict:
 
 async def _own_order(request, account: str, order_id: str):
     """The order if it is the caller's; otherwise 404, whether or not it exists."""
-    if not text_ok(order_id, 64):
+    if not text_ok(order_id):
         raise not_found("order")
     async with request.app.state.read_db.connect() as conn:
         row = (await conn.execute(select(orders).where(
@@ -337,7 +344,7 @@ async def _own_order(request, account: str, order_id: str):
 async def _pending_order(request, account: str, order_id: str) -> dict | None:
     """The view of an order this API issued that the gate has not recorded yet, or None.
     Read from the primary: it was placed a moment ago."""
-    if not text_ok(order_id, 64):
+    if not text_ok(order_id):
         return None
     async with request.app.state.db.connect() as conn:
         row = (await conn.execute(select(issued_orders.c.request).where(
@@ -356,13 +363,8 @@ async def _pending_order(request, account: str, order_id: str) -> dict | None:
             "reserved_quantity": 0, "created_ms": req.ts, "updated_ms": req.ts, "fills": []}
 
 
-async def _rules(db, symbol: str) -> SymbolRules | None:
-    if not text_ok(symbol, 16):
+async def _rules(db, symbol: str) -> SymbolSpec | None:
+    if not text_ok(symbol, MAX_SYMBOL_LENGTH):
         return None
     async with db.connect() as conn:
-        row = (await conn.execute(select(
-            symbols.c.symbol, symbols.c.tick_size, symbols.c.lot_size,
-            symbols.c.max_order_quantity, symbols.c.shares_outstanding,
-            symbols.c.reference_price, symbols.c.halted_until_ms)
-            .where(symbols.c.symbol == symbol))).first()
-    return SymbolRules(*row) if row else None
+        return await load_spec(conn, symbol)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from starlette.responses import JSONResponse
 
-from api.common import INT64, limit, money, principal, query_int, query_text, text_ok
+from api.common import INT64, limit, money, principal, query_int, query_text
 from api.errors import bad_request, not_found
 from ledger.tables import candles, symbols, trades
+from schemas.records import MAX_SYMBOL_LENGTH, text_ok
 
 INTERVALS = ("1m", "5m", "1h", "1d")
 
@@ -98,7 +99,7 @@ async def symbol_candles(request):
 
 async def _known_symbol(request) -> str:
     symbol = request.path_params["symbol"]
-    if text_ok(symbol, 16):
+    if text_ok(symbol, MAX_SYMBOL_LENGTH):
         async with request.app.state.read_db.connect() as conn:
             if (await conn.execute(select(symbols.c.symbol)
                                    .where(symbols.c.symbol == symbol))).first():

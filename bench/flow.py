@@ -21,7 +21,7 @@ BUY, SELL = Side.BUY, Side.SELL
 
 def spec() -> SymbolSpec:
     # wide band: the fixed mix should measure matching, not halts
-    return SymbolSpec(SYMBOL, max_quantity=1_000_000, band_bps=5000)
+    return SymbolSpec(SYMBOL, max_order_quantity=1_000_000, band_bps=5000)
 
 
 def make_flow(n: int, seed: int = 7, preload: int = 0, spread: int = 30,

@@ -32,9 +32,18 @@ from collections import deque
 
 from engine.breaker import INF, Breaker
 from engine.commands import Cancel, NewOrder
-from engine.events import (Accepted, Cancelled, Filled, Halted, LevelChanged,
-                           PartiallyFilled, Rejected, Resumed, Trade)
 from engine.enums import CancelReason, CommandKind, OrderType, Reject, Side, TimeInForce
+from engine.events import (
+    Accepted,
+    Cancelled,
+    Filled,
+    Halted,
+    LevelChanged,
+    PartiallyFilled,
+    Rejected,
+    Resumed,
+    Trade,
+)
 from engine.levels import BookSide, DepthLevel, TopOfBook
 from engine.spec import SymbolSpec
 
@@ -62,9 +71,8 @@ class Book:
         self.breaker = Breaker(spec.band_bps, spec.window_ms, spec.halt_ms,
                                spec.reference_price)
         self._halt_end = INF  # == breaker.halted_until, INF when trading
-        self._max_qty = spec.max_quantity   # spec fields read on the hot path
-        self._lot = spec.lot_size
-        self._tick = spec.tick_size
+        self._quantity_ok = spec.quantity_ok   # the spec's rules, bound for the hot path
+        self._on_tick = spec.on_tick
 
     # ------------------------------------------------------------------ dispatch
     def apply(self, cmd) -> list:
@@ -85,14 +93,14 @@ class Book:
         symbol = self.symbol
         if cmd.symbol != symbol:
             return self._reject(ts, oid, account, Reject.UNKNOWN_SYMBOL)
-        if type(qty) is not int or qty <= 0 or qty > self._max_qty or qty % self._lot:
+        if not self._quantity_ok(qty):
             return self._reject(ts, oid, account, Reject.BAD_QUANTITY)
         otype = cmd.type
         if otype is LIMIT:
             # a price at INF would be the empty-side sentinel, not a level
             if type(price) is not int or not 0 < price < INF:
                 return self._reject(ts, oid, account, Reject.BAD_PRICE)
-            if price % self._tick:
+            if not self._on_tick(price):
                 return self._reject(ts, oid, account, Reject.OFF_TICK)
         elif price is not None and (type(price) is not int or not 0 < price < INF):
             return self._reject(ts, oid, account, Reject.BAD_PRICE)

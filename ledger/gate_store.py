@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from ledger.pg import Conn, Pending, send
 from ledger.tables import OPEN_STATUSES
-from risk.rules import SymbolRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +29,6 @@ class OrderRow:
     source_offset: int | None
     created_ms: int
 
-
-_SYMBOLS = ("SELECT symbol, tick_size, lot_size, max_order_quantity, shares_outstanding, "
-            "coalesce(last_price, reference_price), halted_until_ms FROM symbols")
 
 # One index probe per (account, symbol) on the partial index orders_open_buys (its
 # predicate spelled as here, so the planner can use it): a few ms per 1,000 keys however
@@ -63,10 +59,6 @@ _INSERT_ORDERS = (
     "SELECT *, created_ms FROM unnest("
     + ", ".join(f"%b::{t}[]" for _, t in _ORDER_COLUMNS)
     + ") AS v(" + ", ".join(c for c, _ in _ORDER_COLUMNS) + ")")
-
-
-async def load_symbols(conn: Conn) -> Pending[dict[str, SymbolRules]]:
-    return await send(conn, _SYMBOLS, (), lambda rows: {r[0]: SymbolRules(*r) for r in rows})
 
 
 async def open_buy_quantities(conn: Conn, keys: set[tuple[str, str]]

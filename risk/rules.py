@@ -1,63 +1,41 @@
 """Pre-trade checks in integer arithmetic, with no I/O: the gate calls them with what it read.
 
 MARKET buy reservation rule: a MARKET order carries a protection price (collar) set
-by the gate at the last trade price (or the symbol's reference price before any
-trade) plus COLLAR_BPS, rounded up to the tick; the engine never lets it trade above
-that price (its remainder is cancelled with reason PRICE_COLLAR), so reserving
-quantity x collar always covers what it can spend. MARKET sells get the mirror collar.
+by the gate at the symbol's market price (SymbolSpec.market_price: the last trade
+price, or the reference price before any trade) plus COLLAR_BPS, rounded up to the
+tick; the engine never lets it trade above that price (its remainder is cancelled with
+reason PRICE_COLLAR), so reserving quantity x collar always covers what it can spend.
+MARKET sells get the mirror collar.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from engine.enums import OrderType, Reject, Side, TimeInForce
-from schemas.records import MAX_PRICE, MAX_QUANTITY, CancelRequest, NewOrderRequest
+from engine.enums import ORDER_TYPES, SIDES, TIFS, OrderType, Reject, Side
+from engine.spec import SymbolSpec
+from schemas.records import MAX_PRICE, MAX_QUANTITY, CancelRequest, NewOrderRequest, text_ok
 
 COLLAR_BPS = 1000  # 10%: the circuit breaker's band, so a collar rarely bites first
 POSITION_LIMIT_BPS = 500  # 5% of shares outstanding
-MAX_ORDER_ID_LENGTH = 64
-_SIDES = {s.value for s in Side}
-_TYPES = {t.value for t in OrderType}
-_TIFS = {t.value for t in TimeInForce}
-
-
-@dataclass(frozen=True, slots=True)
-class SymbolRules:
-    symbol: str
-    tick_size: int
-    lot_size: int
-    max_order_quantity: int
-    shares_outstanding: int
-    reference_price: int
-    halted_until_ms: int = 0
-
-
-def valid_id(value: str) -> bool:
-    """Ids are stored as text: non-empty, bounded, printable (PostgreSQL refuses NUL)."""
-    return 0 < len(value) <= MAX_ORDER_ID_LENGTH and value.isprintable()
 
 
 def check_cancel(req: CancelRequest) -> Reject | None:
-    return None if valid_id(req.order_id) and valid_id(req.account) else Reject.MALFORMED
+    return None if text_ok(req.order_id) and text_ok(req.account) else Reject.MALFORMED
 
 
-def check_new_order(req: NewOrderRequest, rules: SymbolRules | None, now_ms: int) -> Reject | None:
+def check_new_order(req: NewOrderRequest, rules: SymbolSpec | None, now_ms: int) -> Reject | None:
     """The first rule a request breaks, or None. Account checks need the ledger: not here."""
-    if not valid_id(req.order_id) or not valid_id(req.account):
+    if not text_ok(req.order_id) or not text_ok(req.account):
         return Reject.MALFORMED
     if rules is None:
         return Reject.UNKNOWN_SYMBOL
-    if req.side not in _SIDES or req.order_type not in _TYPES or req.tif not in _TIFS:
+    if req.side not in SIDES or req.order_type not in ORDER_TYPES or req.tif not in TIFS:
         return Reject.MALFORMED
-    if not 0 < req.quantity <= min(rules.max_order_quantity, MAX_QUANTITY):
-        return Reject.BAD_QUANTITY
-    if req.quantity % rules.lot_size:
+    if not rules.quantity_ok(req.quantity) or req.quantity > MAX_QUANTITY:
         return Reject.BAD_QUANTITY
     if req.order_type == OrderType.LIMIT:
         if req.price is None or req.price <= 0 or req.price > MAX_PRICE:
             return Reject.BAD_PRICE
-        if req.price % rules.tick_size:
+        if not rules.on_tick(req.price):
             return Reject.OFF_TICK
     elif req.price is not None:
         return Reject.BAD_PRICE  # a MARKET order's price is the gate's collar, not the client's

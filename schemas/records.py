@@ -28,9 +28,17 @@ Timestamp = Annotated[int, msgspec.Meta(ge=0, le=MAX_TS)]
 Offset = Annotated[int, msgspec.Meta(ge=-1, le=2**63 - 1)]  # a partition or offset; -1: none
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 # ids and symbols on the internal topics fit their ledger columns; a client's are checked
-# by the gate instead (MALFORMED)
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+# by the gate instead (MALFORMED, with text_ok)
+MAX_ID_LENGTH = 64
+MAX_SYMBOL_LENGTH = 16
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH)]
+Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SYMBOL_LENGTH)]
+
+
+def text_ok(value: str, max_length: int = MAX_ID_LENGTH) -> bool:
+    """Safe to store or compare in a PostgreSQL text column: non-empty, at most max_length,
+    printable (no NUL, which PostgreSQL refuses, and no lone surrogate)."""
+    return 0 < len(value) <= max_length and value.isprintable()
 
 
 class NewOrderRequest(msgspec.Struct, frozen=True, tag="new", tag_field="kind"):

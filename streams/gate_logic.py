@@ -16,7 +16,8 @@ from engine.status import CANCEL_REJECTED, OPEN, OrderStatus
 from ledger import gate_store as store
 from ledger.locks import lock_accounts, lock_holdings, write_accounts, write_holdings
 from ledger.pg import Conn
-from risk.rules import check_cancel, check_new_order, market_collar, valid_id, within_position_limit
+from ledger.specs import load_all_specs
+from risk.rules import check_cancel, check_new_order, market_collar, within_position_limit
 from schemas.codec import ORDER_REQUEST, DecodeError, encode
 from schemas.records import (
     AcceptedCancel,
@@ -25,6 +26,7 @@ from schemas.records import (
     NewOrderRequest,
     OrderBatch,
     OrderEvent,
+    text_ok,
 )
 
 # rejections whose fields may not fit the orders table: answered, not recorded
@@ -68,9 +70,9 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
     decoded = [ORDER_REQUEST.decode(r.value) for r in records]
     # ids that cannot even be looked up are answered MALFORMED below, without the ledger
     sane = [d for d in decoded if isinstance(d, (NewOrderRequest, CancelRequest))
-            and valid_id(d.order_id) and valid_id(d.account)]
+            and text_ok(d.order_id) and text_ok(d.account)]
     new_orders = [d for d in sane if isinstance(d, NewOrderRequest)]
-    keys = {(d.account, d.symbol) for d in new_orders if valid_id(d.symbol)}
+    keys = {(d.account, d.symbol) for d in new_orders if text_ok(d.symbol)}
     # one round trip, run in this order: find_orders after the account locks, so that
     # what a concurrent gate committed for these accounts is seen
     locked_accounts = await lock_accounts(conn, {d.account for d in new_orders})
@@ -78,7 +80,7 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
     locked_holdings = await lock_holdings(conn, keys)
     buys = await store.open_buy_quantities(
         conn, {(d.account, d.symbol) for d in new_orders if d.side == Side.BUY} & keys)
-    specs = await store.load_symbols(conn)
+    specs = await load_all_specs(conn)
     accounts, existing = await locked_accounts.result(), await found.result()
     holdings, open_buys = await locked_holdings.result(), await buys.result()
     symbols = await specs.result()
@@ -108,7 +110,7 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
         if reason is None:
             key = (request.account, request.symbol)
             if request.order_type == OrderType.MARKET:
-                price = market_collar(request.side, rules.reference_price, rules.tick_size)
+                price = market_collar(request.side, rules.market_price, rules.tick_size)
             if request.side == Side.BUY:
                 holding = holdings.get(key)
                 held = holding.quantity + holding.reserved_quantity if holding else 0

@@ -30,7 +30,7 @@ import msgspec
 from engine import snapshot
 from engine.book import Book
 from engine.commands import Cancel, NewOrder
-from engine.enums import OrderType, Side, TimeInForce
+from engine.enums import ORDER_TYPES, SIDES, TIFS
 from engine.spec import SymbolSpec
 from schemas.records import AcceptedCancel, AcceptedOrder
 
@@ -50,12 +50,6 @@ class SymbolState:
     since: list = field(default_factory=list)  # engine commands the book applied since
 
 
-# enum members by value: a dict lookup costs a fraction of calling the enum class
-_SIDES = {m.value: m for m in Side}
-_TYPES = {m.value: m for m in OrderType}
-_TIFS = {m.value: m for m in TimeInForce}
-
-
 def _member(members: dict, value: str, what: str):
     try:
         return members[value]
@@ -67,9 +61,9 @@ def to_command(record: AcceptedOrder | AcceptedCancel) -> NewOrder | Cancel:
     if isinstance(record, AcceptedCancel):
         return Cancel(record.order_id, record.account, record.symbol, record.ts)
     return NewOrder(record.order_id, record.account, record.symbol,
-                    _member(_SIDES, record.side, "side"),
-                    _member(_TYPES, record.order_type, "order type"),
-                    _member(_TIFS, record.tif, "time in force"), record.quantity,
+                    _member(SIDES, record.side, "side"),
+                    _member(ORDER_TYPES, record.order_type, "order type"),
+                    _member(TIFS, record.tif, "time in force"), record.quantity,
                     record.price, record.ts)
 
 

@@ -104,7 +104,7 @@ class RefBook:
 
     def _bad_qty(self, q):
         s = self.spec
-        return type(q) is not int or q <= 0 or q > s.max_quantity or q % s.lot_size != 0
+        return type(q) is not int or q <= 0 or q > s.max_order_quantity or q % s.lot_size != 0
 
     def _new(self, c: NewOrder, out):
         ts = c.ts

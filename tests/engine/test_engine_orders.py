@@ -47,7 +47,7 @@ def test_cancel_middle_of_level_keeps_fifo_of_others():
 
 
 def test_new_order_validation_rejections():
-    book = make_book(tick_size=5, lot_size=10, max_quantity=1000)
+    book = make_book(tick_size=5, lot_size=10, max_order_quantity=1000)
     cases = [
         (buy("o1", "a", 0, 100), Reject.BAD_QUANTITY),
         (buy("o2", "a", -10, 100), Reject.BAD_QUANTITY),

@@ -59,3 +59,16 @@ def test_snapshot_rejects_unknown_version():
     data["version"] = 99
     with pytest.raises(ValueError, match="expected snapshot version 1, got 99"):
         snapshot.from_dict(data)
+
+
+def test_a_snapshot_stores_the_spec_settings_not_the_ledgers_market_state():
+    spec = SymbolSpec(SYMBOL, reference_price=100, last_price=120, halted_until_ms=5)
+    data = json.loads(json.dumps(snapshot.to_dict(Book(spec))))
+    assert "last_price" not in data["spec"] and "halted_until_ms" not in data["spec"]
+    assert snapshot.from_dict(data).spec == SymbolSpec(SYMBOL, reference_price=100)
+
+
+def test_a_snapshot_written_with_the_old_max_quantity_name_still_restores():
+    data = json.loads(json.dumps(snapshot.to_dict(Book(SPEC))))
+    data["spec"]["max_quantity"] = data["spec"].pop("max_order_quantity")
+    assert snapshot.from_dict(data).spec == SPEC

@@ -9,7 +9,8 @@ import pytest
 
 from engine.breaker import INF
 from engine.enums import Reject
-from risk.rules import SymbolRules, check_new_order, market_collar
+from engine.spec import SymbolSpec
+from risk.rules import check_new_order, market_collar
 from schemas import records
 from schemas.codec import (
     DEAD_LETTER,
@@ -127,8 +128,8 @@ def test_a_client_order_out_of_range_still_decodes_for_the_gate_to_reject():
     assert isinstance(ORDER_REQUEST.decode(bad_ts), DecodeError)
 
 
-RULES = SymbolRules("ACME", tick_size=1, lot_size=1, max_order_quantity=2**63 - 1,
-                    shares_outstanding=10**12, reference_price=10_000)
+RULES = SymbolSpec("ACME", tick_size=1, lot_size=1, max_order_quantity=2**63 - 1,
+                   shares_outstanding=10**12, reference_price=10_000)
 
 
 def request(**change) -> NewOrderRequest:
