@@ -33,17 +33,8 @@ from collections import deque
 from engine.breaker import INF, Breaker
 from engine.commands import Cancel, NewOrder
 from engine.enums import CancelReason, CommandKind, OrderType, Reject, Side, TimeInForce
-from engine.events import (
-    Accepted,
-    Cancelled,
-    Filled,
-    Halted,
-    LevelChanged,
-    PartiallyFilled,
-    Rejected,
-    Resumed,
-    Trade,
-)
+from engine.events import (Accepted, Cancelled, Filled, Halted, LevelChanged,
+                           PartiallyFilled, Rejected, Resumed, Trade)
 from engine.levels import BookSide, DepthLevel, TopOfBook
 from engine.spec import SymbolSpec
 
