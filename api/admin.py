@@ -113,7 +113,7 @@ async def adjust(request):
       200: {description: the new available balance}
       404: {description: unknown account}
       409: {description: reference used for another adjustment}
-      422: {description: "zero amount, unknown asset, or not enough to withdraw"}
+      422: {description: "zero amount, unknown asset, too little to withdraw, or past 64 bits"}
     """
     await require_admin(request)
     account = request.path_params["account_id"]
@@ -141,6 +141,8 @@ async def adjust(request):
         balance = await asyncio.to_thread(ledger.adjust, request.app.state.ledger_engine, account,
                                           body.asset, body.amount, reference, body.note,
                                           body.cost_per_share)
+    except ledger.OutOfRange as exc:
+        raise ApiError(422, "OUT_OF_RANGE", str(exc)) from None
     except ledger.LedgerError as exc:
         code = "INSUFFICIENT_FUNDS" if body.asset == ledger.CASH else "INSUFFICIENT_SHARES"
         raise ApiError(422, code, str(exc)) from None

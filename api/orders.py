@@ -129,8 +129,8 @@ async def place_order(request):
         await _produce(request.app.state.order_producer, account, order_id, raw)
     metrics.ORDERS.labels("replayed" if replayed else "accepted").inc()
     location = f"/v1/orders/{quote(order_id, safe='')}"  # cannot fail, whatever the id
-    return JSONResponse({"order_id": order_id, "status": "NEW", "replayed": replayed},
-                        status_code=202, headers={"Location": location})
+    return JSONResponse({"order_id": order_id, "status": OrderStatus.PENDING,
+                         "replayed": replayed}, status_code=202, headers={"Location": location})
 
 
 async def cancel_order(request):

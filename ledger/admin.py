@@ -6,8 +6,10 @@ conservation can be checked: per asset, balances minus adjustments stay constant
 
 from __future__ import annotations
 
+from psycopg.errors import NumericValueOutOfRange
 from sqlalchemy import Engine, select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DataError
 
 from ledger.tables import accounts, adjustments, holdings, skipped_records, symbols
 
@@ -16,6 +18,10 @@ CASH = "CASH"
 
 class LedgerError(ValueError):
     """An operator request that cannot be carried out; the message says why."""
+
+
+class OutOfRange(LedgerError):
+    """The request would take a balance or cost basis past the ledger's 64-bit integers."""
 
 
 def create_account(engine: Engine, account_id: str, name: str = "") -> bool:
@@ -67,6 +73,17 @@ def adjust(engine: Engine, account_id: str, asset: str, amount: int,
         raise LedgerError(f"cost per share must be cents >= 0, found {cost_per_share!r}")
     if type(amount) is not int or amount == 0:
         raise LedgerError(f"amount must be a non-zero integer, found {amount!r}")
+    try:
+        return _adjust(engine, account_id, asset, amount, reference, note, cost_per_share)
+    except DataError as exc:
+        if isinstance(exc.orig, NumericValueOutOfRange):
+            raise OutOfRange(f"{asset} of {account_id!r} would leave the ledger's 64-bit "
+                             "range") from None
+        raise
+
+
+def _adjust(engine: Engine, account_id: str, asset: str, amount: int, reference: str | None,
+            note: str, cost_per_share: int | None) -> int:
     with engine.begin() as conn:
         if reference is not None:
             done = conn.execute(select(adjustments.c.adjustment_id)
@@ -88,12 +105,13 @@ def adjust(engine: Engine, account_id: str, asset: str, amount: int,
             per_share = reference_price if cost_per_share is None else cost_per_share
             conn.execute(insert(holdings).values(account_id=account_id, symbol=asset)
                          .on_conflict_do_nothing())
-            # in: amount x per share; out: the shares' part of the basis (cost_after_sale)
+            # in: amount x per share; out: the shares' part of the basis (cost_after_sale),
+            # in numeric: the product of a basis and a quantity can pass 64 bits
             row = conn.execute(text(
                 "UPDATE holdings h SET quantity = h.quantity + :amount, cost_basis = "
                 "h.cost_basis + (CASE WHEN :amount > 0 THEN "
-                "CAST(:amount AS bigint) * CAST(:per_share AS bigint) ELSE "
-                "-(h.cost_basis * -CAST(:amount AS bigint) / (h.quantity + h.reserved_quantity)) "
+                "CAST(:amount AS numeric) * CAST(:per_share AS bigint) ELSE "
+                "-div(h.cost_basis * -CAST(:amount AS numeric), h.quantity + h.reserved_quantity) "
                 "END) "
                 "FROM holdings old WHERE h.account_id = :id AND h.symbol = :symbol "
                 "AND old.account_id = h.account_id AND old.symbol = h.symbol "

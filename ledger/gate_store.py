@@ -7,7 +7,7 @@ orders insert is only sent. Rows are locked in the order shared with settlement
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from ledger.pg import Conn, Pending, send
 from ledger.tables import OPEN_STATUSES
@@ -15,6 +15,9 @@ from ledger.tables import OPEN_STATUSES
 
 @dataclass(frozen=True, slots=True)
 class OrderRow:
+    """An order as the gate records it and finds it again: the columns of `orders` it
+    writes, by name."""
+
     order_id: str
     account_id: str
     symbol: str
@@ -28,6 +31,8 @@ class OrderRow:
     source_partition: int | None
     source_offset: int | None
     created_ms: int
+    reserved_cash: int = 0
+    reserved_quantity: int = 0
 
 
 # One index probe per (account, symbol) on the partial index orders_open_buys (its
@@ -41,16 +46,17 @@ _OPEN_BUYS = (
     "AND o.status IN " + OPEN_STATUSES + ") b "
     "WHERE b.q IS NOT NULL")
 
-_FIND_ORDERS = ("SELECT order_id, account_id, symbol, side, order_type, tif, quantity, price, "
-                "status, reject_reason, source_partition, source_offset, created_ms "
-                "FROM orders WHERE order_id = ANY(%b::text[])")
-
+# OrderRow's fields, with their column types
 _ORDER_COLUMNS = (("order_id", "text"), ("account_id", "text"), ("symbol", "text"),
                   ("side", "text"), ("order_type", "text"), ("tif", "text"),
                   ("quantity", "bigint"), ("price", "bigint"), ("status", "text"),
-                  ("reject_reason", "text"), ("reserved_cash", "bigint"),
-                  ("reserved_quantity", "bigint"), ("source_partition", "int"),
-                  ("source_offset", "bigint"), ("created_ms", "bigint"))
+                  ("reject_reason", "text"), ("source_partition", "int"),
+                  ("source_offset", "bigint"), ("created_ms", "bigint"),
+                  ("reserved_cash", "bigint"), ("reserved_quantity", "bigint"))
+assert tuple(c for c, _ in _ORDER_COLUMNS) == tuple(f.name for f in fields(OrderRow))
+
+_FIND_ORDERS = ("SELECT " + ", ".join(c for c, _ in _ORDER_COLUMNS)
+                + " FROM orders WHERE order_id = ANY(%b::text[])")
 
 # one statement for the whole batch; no ON CONFLICT: an id another gate recorded
 # meanwhile is a unique violation of orders_pkey, the arbiter (ledger/faults.py)
@@ -74,7 +80,8 @@ async def find_orders(conn: Conn, ids: set[str]) -> Pending[dict[str, OrderRow]]
                       lambda rows: {r[0]: OrderRow(*r) for r in rows}, when=bool(ids))
 
 
-async def insert_orders(conn: Conn, rows: list[dict]) -> None:
+async def insert_orders(conn: Conn, rows: list[OrderRow]) -> None:
     """Record the orders (the transaction fails at COMMIT if an id is recorded already)."""
     if rows:
-        await conn.execute(_INSERT_ORDERS, tuple([r[c] for r in rows] for c, _ in _ORDER_COLUMNS))
+        await conn.execute(_INSERT_ORDERS, tuple([getattr(r, c) for r in rows]
+                                                 for c, _ in _ORDER_COLUMNS))

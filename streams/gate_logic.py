@@ -86,7 +86,7 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
     symbols = await specs.result()
     touched_accounts: set[str] = set()
     touched_holdings: set[tuple[str, str]] = set()
-    rows: list[dict] = []
+    rows: list[store.OrderRow] = []
     seen: dict[str, store.OrderRow] = dict(existing)
 
     for raw, request in zip(records, decoded):
@@ -138,11 +138,11 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
         status = OrderStatus.ACCEPTED if reason is None else OrderStatus.REJECTED
         row = store.OrderRow(request.order_id, request.account, request.symbol, request.side,
                              request.order_type, request.tif, request.quantity, price, status,
-                             reason, raw.partition, raw.offset, now_ms)
+                             reason, raw.partition, raw.offset, now_ms, reserved_cash,
+                             reserved_quantity)
         seen[request.order_id] = row
         if account is not None and reason not in _NOT_RECORDED:
-            rows.append({**_row_params(row), "reserved_cash": reserved_cash,
-                         "reserved_quantity": reserved_quantity})
+            rows.append(row)
         _emit_outcome(out, row)
 
     # sent with the COMMIT; an order id another gate recorded since find_orders (the
@@ -151,14 +151,6 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
     await write_holdings(conn, holdings, touched_holdings)
     await store.insert_orders(conn, rows)
     return out
-
-
-def _row_params(row: store.OrderRow) -> dict:
-    return {"order_id": row.order_id, "account_id": row.account_id, "symbol": row.symbol,
-            "side": row.side, "order_type": row.order_type, "tif": row.tif,
-            "quantity": row.quantity, "price": row.price, "status": row.status,
-            "reject_reason": row.reject_reason, "source_partition": row.source_partition,
-            "source_offset": row.source_offset, "created_ms": row.created_ms}
 
 
 def _emit_outcome(out: GateOutput, row: store.OrderRow) -> None:

@@ -148,3 +148,25 @@ def test_shares_transferred_in_carry_a_cost_basis(platform, api):  # noqa: F811
                          text=True, check=True).stdout
     assert "160 ACME available" in out
     assert holding()["cost_basis"]["cents"] == 1_350_000 + 120_000
+
+
+def test_large_holdings_move_without_overflow_and_past_64_bits_is_refused(platform, api):  # noqa: F811
+    """A withdrawal's share of a large basis (basis x quantity passes 64 bits) was a 500
+    (bigint out of range), found by schemathesis; a result past 64 bits is a 422."""
+    p = platform
+    p.symbol("ACME", reference_price=10_000)
+    p.account("ivan")
+    admin = auth(p, None)
+
+    def adjust(amount: int, reference: str, **extra):
+        return api.post("/v1/admin/accounts/ivan/adjustments", headers=admin, json={
+            "asset": "ACME", "amount": amount, "reference": reference, **extra})
+
+    assert adjust(10**12, "in-1", cost_per_share=1_000_000).status_code == 200  # basis 1e18
+    r = adjust(-48_194, "out-1")
+    assert r.status_code == 200, r.text
+    basis = 10**18 - 10**18 * 48_194 // 10**12  # cost_after_sale, floored
+    assert p.scalar("SELECT cost_basis FROM holdings WHERE account_id = 'ivan'") == basis
+    r = adjust(10**12, "in-2", cost_per_share=10_000_000)
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "OUT_OF_RANGE"), r.text
+    assert p.scalar("SELECT cost_basis FROM holdings WHERE account_id = 'ivan'") == basis

@@ -74,7 +74,7 @@ def test_lost_ack_then_retry_with_the_same_key_places_one_order(
 
     again = api.post("/v1/orders", json=BODY, headers=alice)
     assert again.status_code == 202, again.text
-    assert again.json() == {"order_id": order_id, "status": "NEW", "replayed": True}
+    assert again.json() == {"order_id": order_id, "status": "PENDING", "replayed": True}
     assert p.rows("SELECT order_id FROM issued_orders") == [(order_id,)]
     assert p.scalar("SELECT count(*) FROM idempotency_keys") == 1
     # the retry re-produced the stored request, byte for byte
@@ -105,7 +105,7 @@ def test_lost_ack_then_retry_with_the_same_client_order_id(
     assert (first.status_code, error_code(first)) == (503, "KAFKA_UNAVAILABLE"), first.text
     again = api.post("/v1/orders", json=body, headers=alice)
     assert again.status_code == 202, again.text
-    assert again.json() == {"order_id": "c1", "status": "NEW", "replayed": True}
+    assert again.json() == {"order_id": "c1", "status": "PENDING", "replayed": True}
     # the same id with other content, or from another account, is still a duplicate
     for other, headers in (({**body, "quantity": 11}, alice), ({**body, "price": 10_001}, alice),
                            ({**body, "tif": "IOC"}, alice), (body, bob)):
