@@ -41,10 +41,12 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -59,6 +61,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.reconciled import reconciled
 from infra import postgres, services, topics
@@ -269,13 +272,59 @@ def _start_workers(settings: Settings, count: int) -> list[subprocess.Popen]:
     procs = []
     for index in range(count):
         log = log_dir / f"{settings.namespace}-worker{index}.log"
+        port = _free_port()
         with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
-            proc = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"],
+            proc = subprocess.Popen([sys.executable, "-m", "cli.main", "worker",
+                                     "--metrics-port", str(port)],
                                     cwd=REPO_ROOT, env=_env(settings), stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         proc.log_path = log  # type: ignore[attr-defined]
+        proc.metrics_port = port  # type: ignore[attr-defined]
         procs.append(proc)
     return procs
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _checkpoints(procs: list[subprocess.Popen]) -> dict[str, dict]:
+    """Per stage and checkpoint step (streams/runtime/checkpoint.py), from the workers'
+    metrics: how many, mean ms and the bucket bound below which 99% fell."""
+    buckets: dict[tuple[str, str], list] = {}
+    totals: dict[tuple[str, str], list] = {}
+    for p in procs:
+        url = f"http://127.0.0.1:{p.metrics_port}/metrics"  # type: ignore[attr-defined]
+        try:
+            text = urllib.request.urlopen(url, timeout=5).read().decode()
+        except OSError:
+            continue
+        for family in text_string_to_metric_families(text):
+            if family.name != "matchstream_checkpoint_seconds":
+                continue
+            for sample in family.samples:
+                key = (sample.labels["stage"], sample.labels["step"])
+                if sample.name.endswith("_bucket"):
+                    buckets.setdefault(key, []).append((float(sample.labels["le"]),
+                                                        sample.value))
+                elif sample.name.endswith(("_count", "_sum")):
+                    totals.setdefault(key, [0.0, 0.0])[sample.name.endswith("_sum")] += \
+                        sample.value
+    out: dict[str, dict] = {}
+    for (stage, step), (count, total) in sorted(totals.items()):
+        if not count:
+            continue
+        cumulative: dict[float, float] = {}
+        for le, value in buckets.get((stage, step), []):
+            cumulative[le] = cumulative.get(le, 0.0) + value
+        p99 = min((le for le, value in cumulative.items() if value >= 0.99 * count),
+                  default=float("inf"))
+        out.setdefault(stage, {})[step] = {"count": int(count),
+                                           "mean_ms": round(total / count * 1000, 2),
+                                           "p99_below_ms": p99 * 1000}
+    return out
 
 
 def _wait_ready(procs: list[subprocess.Popen]) -> float:
@@ -369,6 +418,7 @@ class Monitor:
     def __init__(self, settings: Settings, url: str, schedule: Schedule) -> None:
         self.settings = settings
         self.schedule = schedule
+        self.checkpoints: dict = {}  # stage -> checkpoint step -> figures, at the end
         self.admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
         self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
                                   "group.id": f"bench-tap-{uuid.uuid4().hex}",
@@ -547,6 +597,7 @@ def run(args) -> dict:
                               for k, v in cpu_end.items()}
         monitor.cpu_s = sum(monitor.cpu_stages.values())
         monitor.wall_s = time.time() - t0
+        monitor.checkpoints = _checkpoints(workers)
         result = _report(args, settings, schedule, sender, monitor, out_dir, label)
         result["reconciled"] = _catch_up_and_reconcile(args, settings, url, sender, monitor)
     except KeyboardInterrupt:
@@ -672,6 +723,7 @@ def _report(args, settings, schedule: Schedule, sender: Sender, monitor: Monitor
         "worker_cpu_ms_per_accepted": (round(monitor.cpu_s * 1000 / monitor.accepted, 2)
                                        if monitor.accepted else None),
         "load_avg_1m": round(os.getloadavg()[0], 2),
+        "checkpoints": monitor.checkpoints,
     }
     _print_table(result)
     result["plot"] = str(_plot(monitor, schedule, sender, rows, out_dir, label))
@@ -703,6 +755,10 @@ def _print_table(r: dict) -> None:
             continue
         print(f"| {name} | {p['n']} | " + " | ".join(
             f"{p[k]:,.1f}" for k in ("p50", "p90", "p99", "p99.9", "max")) + " | (ms)")
+    for stage, steps in r["checkpoints"].items():
+        print(f"checkpoints of {stage}: " + "; ".join(
+            f"{step} {v['count']}x, mean {v['mean_ms']:g} ms, p99 < {v['p99_below_ms']:g} ms"
+            for step, v in steps.items()))
 
 
 def _plot(monitor: Monitor, schedule: Schedule, sender: Sender, rows, out_dir: Path,

@@ -74,7 +74,7 @@ def _table_entries(events) -> list:
     return entries
 
 
-checkpoint = Checkpoint(ms.output, ms.app, _table_entries)  # after every batch
+checkpoint = Checkpoint(ms.output, ms.app, _table_entries, stage="market")  # each batch
 
 
 def _state(symbol: str) -> SymbolCandles:

@@ -127,7 +127,7 @@ def _table_entries(events) -> list:
 
 
 checkpoint = Checkpoint(output, ms.app, _table_entries, interval_s=CHECKPOINT_INTERVAL_S,
-                        every=CHECKPOINT_EVERY)
+                        every=CHECKPOINT_EVERY, stage="matcher")
 
 
 batcher = Batcher("matcher", _process, MAX_BATCH)

@@ -49,7 +49,7 @@ def _positions(events) -> list:
             for (_, partition), position in PositionGuard.positions(events).items()]
 
 
-checkpoint = Checkpoint(ms.output, ms.app, _positions)  # after every batch
+checkpoint = Checkpoint(ms.output, ms.app, _positions, stage="settlement")  # every batch
 
 
 async def settle(conn, results: Sequence[MatcherResults]) -> None:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
+from streams.runtime.health import CHECKPOINT_SECONDS
 from streams.runtime.output import Output
 
 
@@ -36,11 +37,13 @@ Entries = Callable[[Sequence], Iterable[Entry]]
 
 class Checkpoint:
     def __init__(self, output: Output, app, entries: Entries,
-                 interval_s: float = 0.0, every: int = 0) -> None:
+                 interval_s: float = 0.0, every: int = 0, stage: str = "") -> None:
         """`entries(events)`: the table entries that cover these events, asked at step 2.
         `app`: the Faust app, whose producer writes the changelogs. With `interval_s` and `every`
         at 0 a checkpoint is due after every batch."""
         self._output = output
+        self._steps = {step: CHECKPOINT_SECONDS.labels(stage, step)
+                       for step in ("flush", "tables", "ack")}
         self._app = app
         self._entries = entries
         self.interval_s = interval_s
@@ -75,12 +78,18 @@ class Checkpoint:
         self._since = time.monotonic()
         if not events:
             return
+        started = time.monotonic()
         await self._output.flush()  # 1
+        flushed = time.monotonic()
+        self._steps["flush"].observe(flushed - started)
         deliveries = [await table.write(key, value, partition)  # 2
                       for table, key, value, partition in self._entries(events)]
         await self._app.producer.flush()
         for delivery in deliveries:
             await delivery
+        written = time.monotonic()
+        self._steps["tables"].observe(written - flushed)
         if ack:  # 3
             for event in events:
                 event.ack()
+            self._steps["ack"].observe(time.monotonic() - written)

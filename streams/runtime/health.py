@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 log = logging.getLogger("matchstream.health")
 
@@ -21,6 +21,11 @@ RETRIES = Counter("matchstream_stage_retries", "Retries of a stage's work, by re
                   ["stage", "reason"])
 DEAD_LETTERS = Counter("matchstream_stage_dead_letters",
                        "Records a stage dead-lettered, by source topic", ["stage", "topic"])
+
+CHECKPOINT_SECONDS = Histogram(
+    "matchstream_checkpoint_seconds", "Time of each step of a stage's checkpoint "
+    "(streams/runtime/checkpoint.py): flush, tables, ack", ["stage", "step"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
 
 REPEAT_LOG_S = 30.0
 
