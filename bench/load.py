@@ -26,8 +26,10 @@ Measured, all on one clock (this machine's), from the request's *planned* send t
 - settled: trades.settled_ms in PostgreSQL (clock_timestamp() when the settlement
   transaction inserted the row; it commits a few ms later) of every trade, against
   the planned time of its aggressor order.
-Throughput counts what happened inside the sending window; lag is the app's consumer
-group (committed offsets, AdminClient) against the high watermarks, once a second.
+Latencies leave out the requests planned in the first --warmup seconds (default 5): the
+stages' first fetches, connections and symbol reads, which an exchange running all day
+pays once. Throughput counts what happened inside the sending window; lag is the app's
+consumer group (committed offsets, AdminClient) against the high watermarks, once a second.
 Prints a progress line per second, a table and one JSON line; saves a PNG under
 var/bench/. Workers are stopped at the end and on Ctrl-C; the namespace's topics and
 database are deleted unless --keep.
@@ -673,8 +675,12 @@ def _report(args, settings, schedule: Schedule, sender: Sender, monitor: Monitor
     planned = schedule.planned_ms
     t0_ms = schedule.t0 * 1000.0
     end_ms = t0_ms + args.seconds * 1000.0
+    # latencies of the requests planned after the warm-up; throughput over the whole window
+    steady_ms = t0_ms + args.warmup * 1000.0
     accepted_lat, trade_lat = [], []
     for i, acc in enumerate(monitor.accepted_ms):
+        if planned[i] < steady_ms:
+            continue
         if acc:
             accepted_lat.append(acc - planned[i])
         ft = monitor.first_trade_ms[i]
@@ -685,8 +691,9 @@ def _report(args, settings, schedule: Schedule, sender: Sender, monitor: Monitor
     for buy, sell, aggressor, settled_ms, _executed in rows:
         i = schedule.new_index.get(buy if aggressor == "BUY" else sell)
         if i is not None:
-            settled_lat.append(settled_ms - planned[i])
             settled_at.append(settled_ms)
+            if planned[i] >= steady_ms:
+                settled_lat.append(settled_ms - planned[i])
     sent_n = sender.sent
 
     def in_window(stamps) -> int:
@@ -711,6 +718,7 @@ def _report(args, settings, schedule: Schedule, sender: Sender, monitor: Monitor
             max_lag[k] = max(max_lag.get(k, 0), v)
     result = {
         "bench": "load", "label": label, "rate": args.rate, "seconds": args.seconds,
+        "warmup_s": args.warmup,
         "workers": args.workers, "accounts": args.accounts, "symbols": args.symbols,
         "requests": len(schedule.records), "new_orders": new_orders, "sent": sent_n,
         "delivery_errors": sender.errors, "accepted": monitor.accepted,
@@ -743,6 +751,7 @@ def _print_table(r: dict) -> None:
           f"{r['worker_cpu_s_by_stage']}")
     print(f"rejected: {r['rejected'] or 'none'}; max lag {r['max_lag']}; final lag "
           f"{r['final_lag']}")
+    print(f"latency of the requests planned from {r['warmup_s']:g} s on (the warm-up left out):")
     head = "| from planned send to | n | p50 | p90 | p99 | p99.9 | max |"
     print(head + "\n|---|---|---|---|---|---|---|")
     names = {"send_lateness_ms": "produce() (sender lateness)",
@@ -820,6 +829,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="s to wait, after the run, for every stage to catch up before "
                              "reconciling")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--warmup", type=float, default=5,
+                        help="latencies leave out the requests planned in the first S "
+                        "seconds (the stages' first fetches, connections and spec reads)")
     parser.add_argument("--label", default="")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy record the first worker (raw collapsed stacks)")
