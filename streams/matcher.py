@@ -9,9 +9,11 @@ State: the books, in the changelog-backed table `books` (tables/books.py). The c
 (streams/runtime/checkpoint.py) fires every CHECKPOINT_INTERVAL_S or CHECKPOINT_EVERY
 commands and on revocation; its table entries are the snapshots of the books changed
 since the last one (one write per book), then the index of every partition applied
-since. The agent iterates a `noack()` stream, so Faust commits only what the checkpoint
-acknowledges; at revocation nothing is acknowledged (Faust has already dropped its
-acknowledgements of revoked partitions) and the snapshots cover it.
+since. They are captured under the batch lock and written while the next batches run;
+one checkpoint is in flight at a time. The agent iterates a `noack()` stream, so Faust
+commits only what the checkpoint acknowledges; at revocation nothing is acknowledged
+(Faust has already dropped its acknowledgements of revoked partitions) and the snapshots
+cover it.
 
 Recovery is Faust's table recovery. The first events of a partition then restore its
 books from the table, and the position guard (streams/runtime/progress.py) starts where
@@ -56,7 +58,9 @@ state = MatcherState()
 matcher = RecordMatcher(state, output, {name: settings.topic(name) for name in OUTPUTS},
                         settings.topic("orders"), settings.topic("dead-letters"), health)
 owned: set[int] = set()  # `orders` partitions assigned to this worker
-_lock = asyncio.Lock()  # a batch, a checkpoint and a revocation never interleave
+_lock = asyncio.Lock()  # a batch, a capture and a revocation never interleave
+_in_flight: asyncio.Task | None = None  # a captured checkpoint being completed
+_revocations = 0  # a checkpoint captured before a revocation acknowledges nothing
 _db = None
 
 
@@ -113,8 +117,19 @@ async def _apply(delivered: list) -> None:
         specs = await asyncio.to_thread(_read_specs, unknown) if unknown else {}
         count = matcher.apply(decoded, specs)
         checkpoint.applied([e for e in delivered if e.message.partition in owned], count)
-        if checkpoint.due():
-            await checkpoint.commit()
+        _checkpoint_if_due()
+
+
+def _checkpoint_if_due() -> None:
+    """Capture now (the caller holds the lock) and complete in the background, unless
+    the previous checkpoint is still in flight: the next capture then covers more."""
+    global _in_flight
+    if (_in_flight is None or _in_flight.done()) and checkpoint.due():
+        captured = checkpoint.capture()
+        if captured is not None:
+            seen = _revocations
+            _in_flight = asyncio.create_task(_stop_on_failure(checkpoint.complete(
+                captured, ack=lambda: _revocations == seen)))
 
 
 def _table_entries(events) -> list:
@@ -143,12 +158,8 @@ async def match(stream):
 async def checkpoint_when_idle() -> None:
     """A checkpoint is due though no batch has come to take it."""
     if checkpoint.pending and checkpoint.due():
-        await _stop_on_failure(_locked_checkpoint())
-
-
-async def _locked_checkpoint() -> None:
-    async with _lock:
-        await checkpoint.commit()
+        async with _lock:
+            _checkpoint_if_due()
 
 
 @ms.app.on_partitions_assigned.connect
@@ -160,9 +171,13 @@ async def _on_assigned(app, assigned, **kwargs) -> None:
 
 @ms.app.on_partitions_revoked.connect
 async def _on_revoked(app, revoked, **kwargs) -> None:
+    global _revocations
+    _revocations += 1
     lost = {tp.partition for tp in revoked if tp.topic == matcher.orders}
     async with _lock:
         try:
+            if _in_flight is not None:
+                await asyncio.shield(_in_flight)  # its acknowledgements are skipped
             await checkpoint.commit(ack=False)
         except Exception:  # the new owner replays from the last commit: nothing is lost
             log.exception("matcher: checkpoint at revocation failed")

@@ -1,30 +1,37 @@
 """The one checkpoint protocol of the Faust stages.
 
-A stage applies batches of input events; what it applied becomes durable in three steps,
-each started only once the one before is confirmed:
+A stage applies batches of input events; what it applied becomes durable in four steps,
+each started only once the one before is done:
 
-1. flush: every record the stage produced for those events is on the broker;
-2. tables: each table entry due (a book, a candle state, a position) is written to its
-   changelog, and the broker has confirmed the write;
-3. acknowledge: the input events are acked, so Faust commits their offsets.
+0. capture: the table entries that cover what was applied so far (a book's snapshot, a
+   candle state, a position), taken at once, in memory;
+1. flush: every record the stage produced up to the capture is on the broker (every
+   output of the captured state: outputs are sent as events are applied);
+2. tables: the captured entries are written to their changelogs, and the broker has
+   confirmed the writes;
+3. acknowledge: the captured input events are acked, so Faust commits their offsets.
 
 A crash between steps replays from the last committed offset, which every stage
 tolerates (it is idempotent), and a table never covers an output that was not sent.
 
-When it fires: `due()` after each batch says whether to commit. Settlement and the candles
+When it fires: `due()` after each batch says whether to capture. Settlement and the candles
 commit every batch (their work is already durable in PostgreSQL); the matcher every
 `interval_s` or `every` commands, from a timer when idle, and at revocation without step 3
-(Faust has already dropped its acknowledgements of revoked partitions).
+(Faust has already dropped its acknowledgements of revoked partitions). The matcher
+captures under its batch lock and completes steps 1-3 while the next batches run, so
+the broker's waits do not stall matching; completions run one at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from streams.runtime.health import CHECKPOINT_SECONDS
-from streams.runtime.output import Output
+from streams.runtime.output import Mark, Output
 
 
 class Table(Protocol):
@@ -35,6 +42,13 @@ Entry = tuple[Table, bytes, bytes | None, int]  # table, key, value, changelog p
 Entries = Callable[[Sequence], Iterable[Entry]]
 
 
+@dataclass(frozen=True, slots=True)
+class Captured:
+    events: list  # the input events the entries cover
+    entries: list[Entry]
+    outputs: Mark  # the records sent for them
+
+
 class Checkpoint:
     def __init__(self, output: Output, app, entries: Entries,
                  interval_s: float = 0.0, every: int = 0, stage: str = "") -> None:
@@ -43,7 +57,8 @@ class Checkpoint:
         at 0 a checkpoint is due after every batch."""
         self._output = output
         self._steps = {step: CHECKPOINT_SECONDS.labels(stage, step)
-                       for step in ("flush", "tables", "ack")}
+                       for step in ("capture", "flush", "tables", "ack")}
+        self._completing: asyncio.Lock | None = None
         self._app = app
         self._entries = entries
         self.interval_s = interval_s
@@ -72,24 +87,44 @@ class Checkpoint:
         self._events = []
         self._applied = 0
 
-    async def commit(self, ack: bool = True) -> None:
+    def capture(self) -> Captured | None:
+        """Step 0, synchronous: what is applied so far and the entries that cover it;
+        events applied after it belong to the next checkpoint."""
         events, self._events = self._events, []
         self._applied = 0
         self._since = time.monotonic()
         if not events:
-            return
+            return None
         started = time.monotonic()
-        await self._output.flush()  # 1
-        flushed = time.monotonic()
-        self._steps["flush"].observe(flushed - started)
-        deliveries = [await table.write(key, value, partition)  # 2
-                      for table, key, value, partition in self._entries(events)]
-        await self._app.producer.flush()
-        for delivery in deliveries:
-            await delivery
-        written = time.monotonic()
-        self._steps["tables"].observe(written - flushed)
-        if ack:  # 3
-            for event in events:
-                event.ack()
-            self._steps["ack"].observe(time.monotonic() - written)
+        entries = list(self._entries(events))
+        self._steps["capture"].observe(time.monotonic() - started)
+        return Captured(events, entries, self._output.mark())
+
+    async def complete(self, captured: Captured,
+                       ack: bool | Callable[[], bool] = True) -> None:
+        """Steps 1-3 for a capture, once no other completion runs. `ack` may be asked at
+        step 3 (e.g. whether the partitions are still this worker's)."""
+        if self._completing is None:
+            self._completing = asyncio.Lock()
+        async with self._completing:
+            started = time.monotonic()
+            await self._output.delivered(captured.outputs)  # 1
+            flushed = time.monotonic()
+            self._steps["flush"].observe(flushed - started)
+            deliveries = [await table.write(key, value, partition)  # 2
+                          for table, key, value, partition in captured.entries]
+            await self._app.producer.flush()
+            for delivery in deliveries:
+                await delivery
+            written = time.monotonic()
+            self._steps["tables"].observe(written - flushed)
+            if ack() if callable(ack) else ack:  # 3
+                for event in captured.events:
+                    event.ack()
+                self._steps["ack"].observe(time.monotonic() - written)
+
+    async def commit(self, ack: bool = True) -> None:
+        """All four steps now."""
+        captured = self.capture()
+        if captured is not None:
+            await self.complete(captured, ack)

@@ -24,7 +24,7 @@ DEAD_LETTERS = Counter("matchstream_stage_dead_letters",
 
 CHECKPOINT_SECONDS = Histogram(
     "matchstream_checkpoint_seconds", "Time of each step of a stage's checkpoint "
-    "(streams/runtime/checkpoint.py): flush, tables, ack", ["stage", "step"],
+    "(streams/runtime/checkpoint.py): capture, flush, tables, ack", ["stage", "step"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
 
 REPEAT_LOG_S = 30.0

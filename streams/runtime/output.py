@@ -10,6 +10,12 @@ the flush waits, as a batch waits for an unreachable database, rather than dropp
 Every record gets its delivery report: with only errors reported
 (delivery.report.only.error) a flush cannot see deliveries arrive and sleeps in 10 ms
 steps (librdkafka's rd_kafka_flush), which measured as ~16 ms a flush in the gate.
+
+A stage that goes on sending while it waits for earlier records (the matcher completing
+a checkpoint) waits with `mark()` and `delivered(mark)` instead of a flush: a flush
+also waits for every record sent meanwhile, and serving the reports from another thread
+while this one sends makes the two take turns at the GIL (~5 ms a turn). Reports are
+counted per mark and served on the event loop's thread.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 
 from confluent_kafka import KafkaError, Producer
 
@@ -28,10 +35,32 @@ log = logging.getLogger(__name__)
 
 QUEUE_FULL_WAIT_S = 0.05
 FLUSH_REPORT_S = 5.0
+DELIVERY_POLL_S = 0.0005
 
 
 class DeliveryFailed(RuntimeError):
     """The broker refused a record for good; its input must not be acknowledged."""
+
+
+class Mark:
+    """The records sent between two marks: how many, and how many the broker reported on.
+    Each count has one writer (the sending thread, the reporting thread)."""
+
+    __slots__ = ("sent", "reported", "report")
+
+    def __init__(self, failed) -> None:
+        self.sent = 0
+        self.reported = 0
+
+        def report(err: KafkaError | None, msg) -> None:
+            if err is not None:
+                failed(err, msg)
+            self.reported += 1
+        self.report = report
+
+    @property
+    def done(self) -> bool:
+        return self.reported >= self.sent
 
 
 class Output:
@@ -41,35 +70,66 @@ class Output:
         self._producer: Producer | None = None
         self._errors: list[str] = []
         self._lock = threading.Lock()
+        self._current = Mark(self._failed)
+        self._marks: list[Mark] = []  # marked, not yet all reported; oldest first
 
     def _client(self) -> Producer:
         if self._producer is None:
             self._producer = Producer(producer_config(
                 self._settings, **{"linger.ms": 2, "message.timeout.ms": 0,
                                    "queue.buffering.max.messages": 1_000_000,
-                                   "message.max.bytes": 64 * 1024 * 1024,
-                                   "on_delivery": self._failed}))
+                                   "message.max.bytes": 64 * 1024 * 1024}))
         return self._producer
 
-    def _failed(self, err: KafkaError | None, msg) -> None:
-        if err is not None:
-            with self._lock:
-                self._errors.append(f"{msg.topic()}[{msg.partition()}]: {err}")
+    def _failed(self, err: KafkaError, msg) -> None:
+        with self._lock:
+            self._errors.append(f"{msg.topic()}[{msg.partition()}]: {err}")
 
     def send(self, topic: str, key: bytes | None, value: bytes | None,
              partition: int | None = None) -> None:
         """Queue one record for the topic's full name; partition by key (murmur2) unless
         given."""
         producer = self._client()
+        mark = self._current
         while True:
+            mark.sent += 1  # before its report can come
             try:
                 if partition is None:
-                    producer.produce(topic, value, key)
+                    producer.produce(topic, value, key, on_delivery=mark.report)
                 else:
-                    producer.produce(topic, value, key, partition)
+                    producer.produce(topic, value, key, partition, on_delivery=mark.report)
                 return
             except BufferError:  # local queue full: let librdkafka drain it
+                mark.sent -= 1
                 producer.poll(QUEUE_FULL_WAIT_S)
+
+    def mark(self) -> Mark:
+        """The records sent so far; those sent from now on belong to the next mark."""
+        mark, self._current = self._current, Mark(self._failed)
+        self._marks.append(mark)
+        return mark
+
+    async def delivered(self, upto: Mark) -> None:
+        """Until the broker has every record sent up to `upto` (not those sent since);
+        raises DeliveryFailed. Serves the delivery reports on this thread."""
+        waited_since = time.monotonic()
+        reported_at = waited_since
+        while True:
+            if self._producer is not None:
+                self._producer.poll(0)
+            while self._marks and self._marks[0].done:  # in order: done up to the first not
+                self._marks.pop(0)
+            if upto not in self._marks:
+                break
+            now = time.monotonic()
+            if self.health is not None and now - reported_at >= FLUSH_REPORT_S:
+                reported_at = now
+                self.health.blocked("broker", f"records not delivered after "
+                                    f"{now - waited_since:.0f}s", FLUSH_REPORT_S)
+            await asyncio.sleep(DELIVERY_POLL_S)
+        if reported_at != waited_since and self.health is not None:
+            self.health.cleared()
+        self._raise_errors()
 
     async def flush(self) -> None:
         """Until the broker has every record sent so far; raises DeliveryFailed."""
@@ -90,6 +150,10 @@ class Output:
                                      f"after {waited:.0f}s", FLUSH_REPORT_S)
         if waited and self.health is not None:
             self.health.cleared()
+        self._marks.clear()  # everything sent is reported
+        self._raise_errors()
+
+    def _raise_errors(self) -> None:
         with self._lock:
             errors, self._errors = self._errors, []
         if errors:

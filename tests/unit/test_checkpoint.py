@@ -1,5 +1,6 @@
-"""The checkpoint protocol (streams/runtime/checkpoint.py): outputs, then tables, then
-acknowledgements, each once the one before is confirmed. Stubs record the order."""
+"""The checkpoint protocol (streams/runtime/checkpoint.py): what covers the applied state is
+captured, then outputs, tables and acknowledgements follow, each once the one before is
+confirmed. Stubs record the order."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ class Steps(list):
         steps = self
 
         class Output:
-            async def flush(self):
+            def mark(self):
+                return "mark"
+
+            async def delivered(self, mark):
+                assert mark == "mark"
                 steps.append("flush")
         return Output()
 
@@ -55,14 +60,59 @@ def checkpoint(steps: Steps, **kwargs) -> Checkpoint:
     return Checkpoint(steps.output(), steps.app(), entries, **kwargs)
 
 
-def test_outputs_then_tables_then_acknowledgements():
+def test_capture_then_outputs_then_tables_then_acknowledgements():
     steps = Steps()
     cp = checkpoint(steps)
     cp.applied([steps.event("a"), steps.event("b")])
     asyncio.run(cp.commit())
-    assert steps == ["flush", "entries for 2", "write book@3", "write index@3",
+    assert steps == ["entries for 2", "flush", "write book@3", "write index@3",
                      "producer flush", "confirmed book", "confirmed index", "ack a", "ack b"]
     assert not cp.pending
+
+
+def test_events_applied_after_a_capture_belong_to_the_next_checkpoint():
+    steps = Steps()
+    cp = checkpoint(steps)
+    cp.applied([steps.event("a")])
+    captured = cp.capture()
+    cp.applied([steps.event("b")])  # a batch while the capture is being completed
+    asyncio.run(cp.complete(captured))
+    assert "ack a" in steps and "ack b" not in steps and cp.pending
+    asyncio.run(cp.commit())
+    assert steps.count("ack a") == 1 and "ack b" in steps
+
+
+def test_completions_run_one_at_a_time():
+    steps = Steps()
+    cp = checkpoint(steps)
+
+    async def two():
+        cp.applied([steps.event("a")])
+        first = cp.capture()
+        cp.applied([steps.event("b")])
+        second = cp.capture()
+        await asyncio.gather(cp.complete(second), cp.complete(first))
+    asyncio.run(two())
+    acks = [s for s in steps if s.startswith("ack")]
+    assert sorted(acks) == ["ack a", "ack b"]
+    flushes = [i for i, s in enumerate(steps) if s == "flush"]
+    first_ack = steps.index(acks[0])
+    assert flushes[1] > first_ack  # the second starts once the first has acknowledged
+
+
+def test_acknowledgement_is_asked_at_the_last_step():
+    steps = Steps()
+    cp = checkpoint(steps)
+    cp.applied([steps.event("a")])
+    captured = cp.capture()
+    still_mine = [True]
+
+    async def revoked_meanwhile():
+        task = asyncio.ensure_future(cp.complete(captured, ack=lambda: still_mine[0]))
+        still_mine[0] = False  # a revocation while the tables are written
+        await task
+    asyncio.run(revoked_meanwhile())
+    assert "confirmed index" in steps and "ack a" not in steps
 
 
 def test_nothing_applied_writes_nothing():
