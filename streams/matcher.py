@@ -21,7 +21,9 @@ MatcherState.replay_from says: the first offset Faust delivers, unless the parti
 index is behind it or a book is behind the index (a snapshot written late by a matcher
 the group had moved on from); the records in between are read back from Kafka and
 applied, the books skipping what they have applied. A partition without an index is
-read from its start.
+read from its start. A partition quiet for a few seconds while records wait in it past
+the position (Faust skipped its last records, so no later one reveals the gap) is read
+back the same way (streams/runtime/progress.py TailWatch).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from streams.runtime.batching import Batcher
 from streams.runtime.checkpoint import Checkpoint
 from streams.runtime.health import StageHealth
 from streams.runtime.output import Output
-from streams.runtime.progress import PositionGuard
+from streams.runtime.progress import PositionGuard, TailWatch, fetch_range
+from streams.runtime.stages import group_id
 from tables.books import book_key, books, index_key, partition_entries
 
 log = logging.getLogger("matchstream.matcher")
@@ -92,6 +95,7 @@ async def _restore(first: dict[tuple[str, int], int]) -> dict[tuple[str, int], i
 
 
 guard = PositionGuard("matcher", settings.kafka_bootstrap, _restore)
+tails = TailWatch("matcher", settings.kafka_bootstrap, group_id(settings, "matcher"))
 
 
 async def _stop_on_failure(work) -> None:
@@ -151,6 +155,7 @@ batcher = Batcher("matcher", _process, MAX_BATCH)
 @ms.app.agent(ms.orders, name="matcher")
 async def match(stream):
     async for event in stream.noack().events():
+        tails.delivered(((event.message.topic, event.message.partition),))
         await batcher.put(event)
 
 
@@ -160,12 +165,27 @@ async def checkpoint_when_idle() -> None:
     if checkpoint.pending and checkpoint.due():
         async with _lock:
             _checkpoint_if_due()
+    if tails.due():
+        await _read_back_tails()
+
+
+async def _read_back_tails() -> None:
+    """Records Faust holds back at the end of a quiet partition: read them from Kafka."""
+    try:
+        ranges = await asyncio.to_thread(tails.ranges, dict(guard.expected))
+        for (topic, partition), (start, end) in ranges.items():
+            events = await asyncio.to_thread(fetch_range, settings.kafka_bootstrap, topic,
+                                             partition, start, end)
+            await _process(events)
+    except Exception:  # e.g. the broker away: the next check tries again
+        log.exception("matcher: reading back undelivered records failed")
 
 
 @ms.app.on_partitions_assigned.connect
 async def _on_assigned(app, assigned, **kwargs) -> None:
     mine = {tp.partition for tp in assigned if tp.topic == matcher.orders}
     owned.update(mine)
+    tails.delivered({(matcher.orders, partition) for partition in mine})
     log.info("matcher: partitions %s assigned", sorted(mine))  # bench/failover.py reads it
 
 
@@ -185,5 +205,6 @@ async def _on_revoked(app, revoked, **kwargs) -> None:
         owned.difference_update(lost)
         matcher.forget(lost)
         guard.forget()
+        tails.forget(lambda key: key[1] not in lost)
         batcher.drop(lambda e: e.message.partition not in lost)
     log.info("matcher: partitions %s revoked", sorted(lost))

@@ -7,14 +7,20 @@ position per partition, never ahead of what it applied. A record beyond that pos
 means records in between were skipped: the guard reads them straight from Kafka with a
 consumer of its own and puts them, in order, before the record that revealed the gap.
 Every consumer is idempotent, so a record that Faust delivers again later is harmless.
+
+A skipped record with none after it reveals no gap: `TailWatch` finds partitions where
+Faust has delivered nothing for a while though the partition holds records past the
+position (the agent's, else its group's committed offset), so that the agent reads them
+straight from Kafka too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
@@ -113,3 +119,61 @@ class PositionGuard:
             key = (e.message.topic, e.message.partition)
             out[key] = max(out.get(key, 0), e.message.offset + 1)
         return out
+
+
+def to_read(keys, positions: Mapping[Key, int], ends: Mapping[Key, int]
+            ) -> dict[Key, tuple[int, int]]:
+    """[position, end) of each partition whose end is past its position."""
+    return {key: (positions[key], ends[key]) for key in keys
+            if key in positions and key in ends and ends[key] > positions[key]}
+
+
+class TailWatch:
+    """Partitions of one consumer group where records wait that Faust has not delivered."""
+
+    def __init__(self, name: str, bootstrap: str, group: str, quiet_s: float = 5.0) -> None:
+        self.name = name
+        self.quiet_s = quiet_s
+        self.quiet_since: dict[Key, float] = {}  # partition -> last delivery (or assignment)
+        self._config = {"bootstrap.servers": bootstrap, "group.id": group,
+                        "enable.auto.commit": False}
+        self._consumer: Consumer | None = None  # made at the first check: never joins
+
+    def delivered(self, keys) -> None:
+        now = time.monotonic()
+        for key in keys:
+            self.quiet_since[key] = now
+
+    def forget(self, keep: Callable[[Key], bool]) -> None:
+        self.quiet_since = {k: v for k, v in self.quiet_since.items() if keep(k)}
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        return any(now - since >= self.quiet_s for since in self.quiet_since.values())
+
+    def ranges(self, expected: Mapping[Key, int]) -> dict[Key, tuple[int, int]]:
+        """Blocking (run in a thread): what to read back, from the broker's ends and the
+        positions (`expected`, else the group's committed offsets)."""
+        now = time.monotonic()
+        quiet = [k for k, since in self.quiet_since.items() if now - since >= self.quiet_s]
+        if not quiet:
+            return {}
+        for key in quiet:  # checked now: next in quiet_s, unless records come meanwhile
+            self.quiet_since[key] = now
+        if self._consumer is None:
+            self._consumer = Consumer(self._config)
+        ends, positions = {}, dict(expected)
+        unknown = [TopicPartition(t, p) for t, p in quiet if (t, p) not in positions]
+        if unknown:
+            for tp in self._consumer.committed(unknown, timeout=10):
+                low, _ = self._consumer.get_watermark_offsets(tp, timeout=10)
+                positions[(tp.topic, tp.partition)] = max(tp.offset, low)
+        for topic, partition in quiet:
+            _, ends[(topic, partition)] = self._consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=10)
+        found = to_read(quiet, positions, ends)
+        for (topic, partition), (start, end) in found.items():
+            log.warning("%s: %s[%d] holds records %d..%d that were not delivered in %.0fs; "
+                        "reading them back", self.name, topic, partition, start, end - 1,
+                        self.quiet_s)
+        return found
