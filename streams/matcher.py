@@ -32,6 +32,8 @@ import asyncio
 import logging
 import os
 
+from confluent_kafka import KafkaException
+
 from ledger.db import make_engine
 from ledger.retry import call
 from ledger.specs import read_spec
@@ -165,20 +167,23 @@ async def checkpoint_when_idle() -> None:
     if checkpoint.pending and checkpoint.due():
         async with _lock:
             _checkpoint_if_due()
-    if tails.due():
-        await _read_back_tails()
 
 
-async def _read_back_tails() -> None:
+@ms.app.timer(1.0)
+async def read_back_tails() -> None:
     """Records Faust holds back at the end of a quiet partition: read them from Kafka."""
+    if not tails.due():
+        return
     try:
         ranges = await asyncio.to_thread(tails.ranges, dict(guard.expected))
         for (topic, partition), (start, end) in ranges.items():
             events = await asyncio.to_thread(fetch_range, settings.kafka_bootstrap, topic,
                                              partition, start, end)
             await _process(events)
-    except Exception:  # e.g. the broker away: the next check tries again
-        log.exception("matcher: reading back undelivered records failed")
+    except (KafkaException, RuntimeError) as exc:  # the broker away: the next check retries
+        log.warning("matcher: could not check for undelivered records: %s", exc)
+    except Exception:  # the check must not stop matching
+        log.exception("matcher: the check for undelivered records failed")
 
 
 @ms.app.on_partitions_assigned.connect
