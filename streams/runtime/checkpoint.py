@@ -58,7 +58,7 @@ class Checkpoint:
         self._output = output
         self._steps = {step: CHECKPOINT_SECONDS.labels(stage, step)
                        for step in ("capture", "flush", "tables", "ack")}
-        self._completing: asyncio.Lock | None = None
+        self._completing = asyncio.Lock()  # one completion at a time
         self._app = app
         self._entries = entries
         self.interval_s = interval_s
@@ -104,8 +104,6 @@ class Checkpoint:
                        ack: bool | Callable[[], bool] = True) -> None:
         """Steps 1-3 for a capture, once no other completion runs. `ack` may be asked at
         step 3 (e.g. whether the partitions are still this worker's)."""
-        if self._completing is None:
-            self._completing = asyncio.Lock()
         async with self._completing:
             started = time.monotonic()
             await self._output.delivered(captured.outputs)  # 1

@@ -155,7 +155,9 @@ class TailWatch:
         """Blocking (run in a thread): what to read back, from the broker's ends and the
         positions (`expected`, else the group's committed offsets)."""
         now = time.monotonic()
-        quiet = [k for k, since in self.quiet_since.items() if now - since >= self.quiet_s]
+        # a copy: the event loop's thread adds partitions meanwhile
+        quiet = [k for k, since in list(self.quiet_since.items())
+                 if now - since >= self.quiet_s]
         if not quiet:
             return {}
         for key in quiet:  # checked now: next in quiet_s, unless records come meanwhile
