@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from infra.settings import Settings, load
 from streams.runtime.output import Output
@@ -23,6 +24,23 @@ STAGE = os.environ.get("MATCHSTREAM_STAGE", "")
 output = Output(settings)  # what agents produce (Faust's producer serves its tables)
 # warm copies of each table partition on other workers (README "Stages")
 STANDBY_REPLICAS = int(os.environ.get("MATCHSTREAM_STANDBY_REPLICAS") or 0)
+
+# aiokafka keeps one fetch in flight per broker. While a fetch for partitions with
+# nothing new waits at the broker (Faust asks it to wait up to 1.5 s), a partition
+# whose records were just taken is not fetched again: its next records wait too. A
+# short wait bounds that stall; an idle stage pays one fetch per wait.
+FETCH_MAX_WAIT_MS = int(os.environ.get("MATCHSTREAM_FETCH_MAX_WAIT_MS") or 10)
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport):
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when it starts its fetcher
+        return consumer
+
+
+faust_aiokafka.Consumer._new_consumer_thread = (
+    lambda self: _ConsumerThread(self, loop=self.loop, beacon=self.beacon))
 
 app = faust.App(
     group_id(settings, STAGE) if STAGE else settings.app_id,
