@@ -14,11 +14,11 @@ VERSION = 1
 
 
 def to_dict(book: Book) -> dict:
+    # [remaining, order_id, account, price, filled, arrival, side, ts] each, copied (the
+    # book goes on changing its own); side is a StrEnum, so JSON holds its name
     orders = []
     for side in (Side.BUY, Side.SELL):
-        for o in book.orders(side):
-            # remaining, order_id, account, price, filled, arrival, side, ts
-            orders.append([o[0], o[1], o[2], o[3], o[4], o[5], str(o[6]), o[7]])
+        orders.extend(map(list, book.orders(side)))
     return {
         "version": VERSION,
         "spec": book.spec.to_dict(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -53,8 +54,7 @@ class Codec:
             return DecodeError(f"undecodable bytes: {exc}", raw)
 
 
-def encode(record: Any) -> bytes:
-    return _encoder.encode(record)
+encode: Callable[[Any], bytes] = _encoder.encode  # bound: the matcher calls it per record
 
 
 ORDER_REQUEST = Codec(NewOrderRequest | CancelRequest)

@@ -50,21 +50,16 @@ class SymbolState:
     since: list = field(default_factory=list)  # engine commands the book applied since
 
 
-def _member(members: dict, value: str, what: str):
-    try:
-        return members[value]
-    except KeyError:
-        raise ValueError(f"{value!r} is not a valid {what}") from None
-
-
 def to_command(record: AcceptedOrder | AcceptedCancel) -> NewOrder | Cancel:
-    if isinstance(record, AcceptedCancel):
+    if type(record) is AcceptedCancel:
         return Cancel(record.order_id, record.account, record.symbol, record.ts)
-    return NewOrder(record.order_id, record.account, record.symbol,
-                    _member(SIDES, record.side, "side"),
-                    _member(ORDER_TYPES, record.order_type, "order type"),
-                    _member(TIFS, record.tif, "time in force"), record.quantity,
-                    record.price, record.ts)
+    try:  # dict lookups inline: a helper call per field costs more than the lookup
+        side, kind, tif = SIDES[record.side], ORDER_TYPES[record.order_type], TIFS[record.tif]
+    except KeyError:
+        raise ValueError(f"not a valid side, order type and time in force: {record.side!r}, "
+                         f"{record.order_type!r}, {record.tif!r}") from None
+    return NewOrder(record.order_id, record.account, record.symbol, side, kind, tif,
+                    record.quantity, record.price, record.ts)
 
 
 class MatcherState:

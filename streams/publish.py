@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from engine.enums import CommandKind
 from engine.events import (
+    Accepted,
     Cancelled,
     Filled,
     Halted,
@@ -23,6 +24,7 @@ from schemas.records import Trade as TradeRecord
 
 TRADES, ORDER_EVENTS, HALTS, BOOK, QUOTES = "trades", "order-events", "halts", "book", "quotes"
 RESULTS = "matcher-results"
+_UNPUBLISHED = (Accepted, LevelChanged)  # the gate publishes acceptance; levels: drain()
 
 
 class BatchPublisher:
@@ -43,31 +45,38 @@ class BatchPublisher:
         self._results: dict[str, MatcherResults] = {}
 
     def add(self, book, events: list) -> None:
+        symbol = book.symbol
+        results = self._results.get(symbol)
+        if results is None:
+            results = self._results[symbol] = MatcherResults(symbol, [], [], [])
+        records, levels = self.records, self._levels
         last_trade = None
         moved = False
-        for ev in events:
+        for ev in events:  # one pass: this runs for every command
             kind = type(ev)
             if kind is LevelChanged:
-                self._levels[(ev.symbol, ev.side, ev.price)] = ev
+                levels[(ev.symbol, ev.side, ev.price)] = ev
                 moved = True
-            elif kind is Trade:
-                last_trade = ev
-        results = self._results.get(book.symbol)
-        if results is None:
-            results = self._results[book.symbol] = MatcherResults(book.symbol, [], [], [])
-        for topic, record in records_for(events):
-            self.records.append((topic, _key(topic, record), encode(record)))
+                continue
+            if kind is Accepted:  # the gate publishes acceptance
+                continue
+            topic, record = record_of(ev)
+            if topic is ORDER_EVENTS:
+                records.append((topic, record.account.encode(), encode(record)))
+                if record.status in RELEASING:
+                    results.releases.append(record)
+                continue
+            records.append((topic, symbol.encode(), encode(record)))
             if topic is TRADES:
                 results.trades.append(record)
-            elif topic is HALTS:
+                last_trade = ev
+            else:
                 results.halts.append(record)
-            elif record.status in RELEASING:
-                results.releases.append(record)
         if last_trade is not None or moved:
-            known = self._quotes.get(book.symbol)
+            known = self._quotes.get(symbol)
             if last_trade is None and known is not None:
                 last_trade = known[2]
-            self._quotes[book.symbol] = (book, events[-1], last_trade)
+            self._quotes[symbol] = (book, events[-1], last_trade)
 
     def rebind(self, book) -> None:
         """`book` replaces the copy of its symbol this batch holds (the matcher rebuilt it):
@@ -84,10 +93,6 @@ class BatchPublisher:
                 if r.trades or r.releases or r.halts]
         self.records, self._levels, self._quotes, self._results = [], {}, {}, {}
         return out
-
-
-def _key(topic: str, record) -> bytes:
-    return (record.account if topic is ORDER_EVENTS else record.symbol).encode()
 
 
 def _level(ev: LevelChanged) -> tuple[str, bytes, bytes]:
@@ -107,33 +112,34 @@ def _quote(book, last_event, last_trade) -> tuple[str, bytes, bytes]:
 
 def records_for(events: list) -> list[tuple[str, object]]:
     """(topic, record) of every trade, order event and halt, in event order."""
-    out: list[tuple[str, object]] = []
-    for ev in events:
-        kind = type(ev)
-        if kind is Trade:
-            out.append((TRADES, TradeRecord(
-                trade_id=ev.trade_id, symbol=ev.symbol, seq=ev.seq, price=ev.price,
-                quantity=ev.quantity, buy_order_id=ev.buy_order_id,
-                sell_order_id=ev.sell_order_id, buyer=ev.buyer, seller=ev.seller,
-                maker_order_id=ev.maker_order_id, aggressor=str(ev.taker_side), ts=ev.ts)))
-        elif kind is Filled or kind is PartiallyFilled:
-            out.append(_order_event(ev, EVENT_STATUS[kind], filled=ev.filled,
-                                    remaining=ev.remaining))
-        elif kind is Cancelled:
-            out.append(_order_event(ev, EVENT_STATUS[kind], reason=str(ev.reason),
-                                    remaining=ev.remaining))
-        elif kind is Rejected:
-            # a refused cancel says nothing about the order itself
-            status = EVENT_STATUS[kind] if ev.command is CommandKind.NEW else CANCEL_REJECTED
-            out.append(_order_event(ev, status, reason=str(ev.reason)))
-        elif kind is Halted:
-            out.append((HALTS, Halt(symbol=ev.symbol, halted=True, ts=ev.ts,
-                                    until_ts=ev.halted_until,
-                                    reference_price=ev.reference_price,
-                                    attempted_price=ev.attempted_price)))
-        elif kind is Resumed:
-            out.append((HALTS, Halt(symbol=ev.symbol, halted=False, ts=ev.ts)))
-    return out
+    return [record_of(ev) for ev in events if type(ev) not in _UNPUBLISHED]
+
+
+def record_of(ev) -> tuple[str, object]:
+    """The topic and record of a trade, order event or halt."""
+    kind = type(ev)
+    if kind is Trade:
+        return (TRADES, TradeRecord(
+            trade_id=ev.trade_id, symbol=ev.symbol, seq=ev.seq, price=ev.price,
+            quantity=ev.quantity, buy_order_id=ev.buy_order_id,
+            sell_order_id=ev.sell_order_id, buyer=ev.buyer, seller=ev.seller,
+            maker_order_id=ev.maker_order_id, aggressor=str(ev.taker_side), ts=ev.ts))
+    if kind is Filled or kind is PartiallyFilled:
+        return _order_event(ev, EVENT_STATUS[kind], filled=ev.filled, remaining=ev.remaining)
+    if kind is Cancelled:
+        return _order_event(ev, EVENT_STATUS[kind], reason=str(ev.reason),
+                            remaining=ev.remaining)
+    if kind is Rejected:
+        # a refused cancel says nothing about the order itself
+        status = EVENT_STATUS[kind] if ev.command is CommandKind.NEW else CANCEL_REJECTED
+        return _order_event(ev, status, reason=str(ev.reason))
+    if kind is Halted:
+        return (HALTS, Halt(symbol=ev.symbol, halted=True, ts=ev.ts,
+                            until_ts=ev.halted_until, reference_price=ev.reference_price,
+                            attempted_price=ev.attempted_price))
+    if kind is Resumed:
+        return (HALTS, Halt(symbol=ev.symbol, halted=False, ts=ev.ts))
+    raise TypeError(f"no record for a {kind.__name__} event")
 
 
 def _order_event(ev, status: str, reason: str | None = None, filled: int = 0,
