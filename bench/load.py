@@ -396,15 +396,8 @@ def _stop_workers(procs: list[subprocess.Popen]) -> None:
 
 
 def _cleanup(settings: Settings, url: str) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    names = [t for t in admin.list_topics(timeout=10).topics
-             if t.startswith((settings.namespace + ".", settings.app_id + "-"))]
-    if names:
-        for future in admin.delete_topics(names, operation_timeout=30).values():
-            try:
-                future.result()
-            except KafkaException as exc:  # best effort: say so and go on
-                print(f"bench.load: could not delete a topic: {exc}", flush=True)
+    topics.delete_namespace_topics(settings, say=lambda line: print(f"bench: {line}",
+                                                                    flush=True))
     base = load()
     if base.manages_postgres:  # the fresh database made in _setup
         name = url.rsplit("/", 1)[1]

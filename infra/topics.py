@@ -71,6 +71,23 @@ def ensure_topics(settings: Settings, say=print, timeout: float = 30.0) -> list[
     return [t.topic for t in missing]
 
 
+def delete_namespace_topics(settings: Settings, say=print, timeout: float = 30.0) -> int:
+    """Delete a namespace's topics: the platform's and its Faust stages' (changelogs and
+    the like, named after the app id). Best effort: a failure is said, not raised."""
+    if not settings.namespace:
+        raise ValueError("refusing to delete the topics of the default namespace")
+    client = admin(settings)
+    names = [t for t in client.list_topics(timeout=timeout).topics
+             if t.startswith((settings.namespace + ".", settings.app_id + "-"))]
+    for name, future in (client.delete_topics(names, operation_timeout=timeout).items()
+                         if names else ()):
+        try:
+            future.result()
+        except Exception as exc:
+            say(f"topics: could not delete {name}: {exc}")
+    return len(names)
+
+
 def _config(spec: TopicSpec) -> dict[str, str]:
     config = {"cleanup.policy": spec.cleanup}
     if spec.max_message_bytes:

@@ -33,4 +33,15 @@ def platform(services, request):
 
     plat = Platform(services, request.node.name)
     yield plat
-    plat.close()
+    failed = any(getattr(request.node, f"report_{when}", None) is not None
+                 and getattr(request.node, f"report_{when}").failed
+                 for when in ("setup", "call"))
+    plat.close(keep_topics=failed)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Each phase's report on the test item, for fixtures that act on the outcome."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)

@@ -153,11 +153,16 @@ class Platform:
                     f"{c.name}: {c.detail}" for c in failed))
             time.sleep(0.5)
 
-    def close(self) -> None:
+    def close(self, keep_topics: bool = False) -> None:
+        """Stop the workers; delete the namespace's topics unless kept (a failed test's
+        stay for a post-mortem). A long run would otherwise pile up thousands of
+        partitions in the broker, each holding files open."""
         for proc in self.workers:
             self.kill_worker(proc, signal.SIGTERM)
         self.producer.flush(5)
         self.db.dispose()
+        if not keep_topics:
+            topics.delete_namespace_topics(self.settings, say=print)
 
 
 def free_port() -> int:
