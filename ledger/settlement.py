@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from engine.enums import Reject
 from engine.status import RELEASING
 from ledger import effects
+from ledger.arrays import int8s, texts
 from ledger.effects import AccountState, HoldingState, OrderState
 from ledger.locks import accounts_of, holdings_of, write_accounts, write_holdings
 from ledger.pg import Conn, Pending, send
@@ -106,16 +107,19 @@ async def settle(conn: Conn, trades: Sequence[Trade],
     # replayed trade costs a lock, not a round trip
     await conn.execute(_PROBE_BY_KEY)
     inserted = await send(conn, _INSERT_TRADES, (
-        [t.trade_id for t in unique], [t.symbol for t in unique], [t.seq for t in unique],
-        [t.price for t in unique], [t.quantity for t in unique],
-        [t.buy_order_id for t in unique], [t.sell_order_id for t in unique],
-        [t.buyer for t in unique], [t.seller for t in unique],
-        [t.aggressor for t in unique], [t.ts for t in unique]),
+        texts([t.trade_id for t in unique]), texts([t.symbol for t in unique]),
+        int8s([t.seq for t in unique]), int8s([t.price for t in unique]),
+        int8s([t.quantity for t in unique]), texts([t.buy_order_id for t in unique]),
+        texts([t.sell_order_id for t in unique]), texts([t.buyer for t in unique]),
+        texts([t.seller for t in unique]), texts([t.aggressor for t in unique]),
+        int8s([t.ts for t in unique])),
         lambda rows: {r[0] for r in rows}, when=bool(unique))
     locked_accounts = await send(conn, _LOCK_ACCOUNTS, (
-        sorted({a for t in unique for a in (t.buyer, t.seller)}), released_ids), accounts_of)
+        texts(sorted({a for t in unique for a in (t.buyer, t.seller)})), texts(released_ids)),
+        accounts_of)
     locked_holdings = await send(conn, _LOCK_HOLDINGS, (
-        [k[0] for k in holding_keys], [k[1] for k in holding_keys], released_ids), holdings_of)
+        texts([k[0] for k in holding_keys]), texts([k[1] for k in holding_keys]),
+        texts(released_ids)), holdings_of)
     locked_orders = await _lock_orders(
         conn, {o for t in unique for o in (t.buy_order_id, t.sell_order_id)} | wanted.keys())
     new_ids = await inserted.result() if unique else set()
@@ -131,8 +135,8 @@ async def settle(conn: Conn, trades: Sequence[Trade],
     if changed.last_trade:
         symbols = sorted(changed.last_trade)
         await conn.execute(_WRITE_LAST_TRADES, (
-            symbols, [changed.last_trade[s][0] for s in symbols],
-            [changed.last_trade[s][1] for s in symbols]))
+            texts(symbols), int8s([changed.last_trade[s][0] for s in symbols]),
+            int8s([changed.last_trade[s][1] for s in symbols])))
     return Settled(len(new), len(released.orders))
 
 
@@ -146,7 +150,7 @@ async def apply_halts(conn: Conn, halts: Sequence[Halt]) -> None:
 
 
 async def _lock_orders(conn: Conn, ids: set[str]) -> Pending[dict[str, OrderState]]:
-    return await send(conn, _LOCK_ORDERS, (sorted(ids),),
+    return await send(conn, _LOCK_ORDERS, (texts(sorted(ids)),),
                       lambda rows: {r[0]: OrderState(*r) for r in rows}, when=bool(ids))
 
 
@@ -161,6 +165,7 @@ async def _write(conn: Conn, accounts: dict[str, AccountState],
     if changed.orders:
         rows = [orders[k] for k in sorted(changed.orders)]
         await conn.execute(_WRITE_ORDERS, (
-            [o.order_id for o in rows], [o.filled for o in rows], [o.cancelled for o in rows],
-            [o.reserved_cash for o in rows], [o.reserved_quantity for o in rows],
-            [o.status for o in rows], [o.reject_reason for o in rows]))
+            texts([o.order_id for o in rows]), int8s([o.filled for o in rows]),
+            int8s([o.cancelled for o in rows]), int8s([o.reserved_cash for o in rows]),
+            int8s([o.reserved_quantity for o in rows]), texts([o.status for o in rows]),
+            texts([o.reject_reason for o in rows])))
