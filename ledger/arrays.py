@@ -70,7 +70,10 @@ class TextsDumper(Dumper):
             data = [b"" if v is None else v.encode(encoding) for v in obj]
             lengths = [-1 if v is None else len(d) for v, d in zip(obj, data)]
         else:
-            data = [v.encode(encoding) for v in obj]
+            # encoded and split in C: a NUL separates them (PostgreSQL text holds no NUL)
+            data = "\0".join(obj).encode(encoding).split(b"\0")
+            if len(data) != n:  # one held a NUL after all: the server will refuse it
+                data = [v.encode(encoding) for v in obj]
             lengths = list(map(len, data))
         parts = [b""] * (2 * n)  # each element: its length (-1: NULL), then its bytes
         parts[0::2] = map(_LENGTH, lengths)
