@@ -19,7 +19,9 @@ cancelled_quantity is set once).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence, Set
+import gc
+from collections.abc import Iterable, Iterator, Sequence, Set
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from engine.enums import Reject
@@ -105,6 +107,28 @@ async def settle(conn: Conn, trades: Sequence[Trade],
                  releases: Sequence[OrderEvent] = ()) -> Settled:
     """Settle the trades not settled before, then give back what cancelled or
     matcher-rejected orders still hold reserved."""
+    with collector_paused():
+        return await _settle(conn, trades, releases)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector held off for a batch's work here: the batch makes
+    no cycles, and its tens of thousands of objects, alive until it ends, set off full
+    collections of the whole process over and over. For one transaction's statements
+    (its waits on the server included), not its commit or retries."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def _settle(conn: Conn, trades: Sequence[Trade],
+                  releases: Sequence[OrderEvent]) -> Settled:
     unique = sorted({t.trade_id: t for t in trades}.values(), key=lambda t: (t.symbol, t.seq))
     wanted = releasable(releases)
     if not unique and not wanted:
