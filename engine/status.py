@@ -81,7 +81,7 @@ def transition(current: str, new: str) -> OrderStatus:
     if new not in allowed:
         raise IllegalTransition(f"order status {current} cannot become {new}; allowed: "
                                 f"{', '.join(sorted(allowed)) or 'none'}")
-    return OrderStatus(new)
+    return new if type(new) is OrderStatus else OrderStatus(new)
 
 
 def order_status(quantity: int, filled: int, cancelled: int,

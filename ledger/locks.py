@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ledger.arrays import int8s, texts
 from ledger.effects import AccountState, HoldingState
 from ledger.pg import Conn, Pending, send
 
@@ -66,8 +67,9 @@ async def write_accounts(conn: Conn, accounts: dict[str, AccountState],
     """Write back the locked accounts named by ids."""
     ordered = sorted(ids)
     if ordered:
-        await conn.execute(_WRITE_ACCOUNTS, (ordered, [accounts[i].cash for i in ordered],
-                                             [accounts[i].reserved_cash for i in ordered]))
+        await conn.execute(_WRITE_ACCOUNTS, (
+            texts(ordered), int8s([accounts[i].cash for i in ordered]),
+            int8s([accounts[i].reserved_cash for i in ordered])))
 
 
 async def write_holdings(conn: Conn, holdings: dict[tuple[str, str], HoldingState],
@@ -78,5 +80,6 @@ async def write_holdings(conn: Conn, holdings: dict[tuple[str, str], HoldingStat
     if ordered:
         states = [holdings[k] for k in ordered]
         await conn.execute(_INSERT_HOLDINGS if new else _WRITE_HOLDINGS, (
-            [k[0] for k in ordered], [k[1] for k in ordered], [h.quantity for h in states],
-            [h.reserved_quantity for h in states], [h.cost_basis for h in states]))
+            texts([k[0] for k in ordered]), texts([k[1] for k in ordered]),
+            int8s([h.quantity for h in states]), int8s([h.reserved_quantity for h in states]),
+            int8s([h.cost_basis for h in states])))

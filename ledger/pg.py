@@ -19,7 +19,10 @@ from typing import Any, Generic, TypeVar
 import psycopg
 from psycopg import errors, pq
 
+from ledger import arrays
 from ledger.faults import ARBITER_KEYS, RetryBatch
+
+arrays.register()  # large array parameters packed in one pass (ledger/arrays.py)
 
 R = TypeVar("R")
 T = TypeVar("T")

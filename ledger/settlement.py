@@ -3,6 +3,10 @@
 A batch's trades and releases take two round trips together (ledger/pg.py): the trades
 insert and the locks go out together, then one statement per table and kind of change,
 with the rows the batch changed (ledger/effects.py works them out), sent with the COMMIT.
+A batch of OVERLAP_FROM trades or more takes three: the locks, then the insert, read
+once the batch has been applied here to the locked rows as if every trade were new (the
+server inserts meanwhile), and applied again to them with only the new trades if some
+were settled before; then the writes.
 Halts are one UPDATE. Rows are locked in the order of ledger/locks.py, each table in one
 statement for the whole batch: a second, later statement would lock accounts out of
 order with a gate that locks some of both (a deadlock, which PostgreSQL breaks after
@@ -15,12 +19,15 @@ cancelled_quantity is set once).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence, Set
+import gc
+from collections.abc import Iterable, Iterator, Sequence, Set
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from engine.enums import Reject
 from engine.status import RELEASING
 from ledger import effects
+from ledger.arrays import int8s, texts
 from ledger.effects import AccountState, HoldingState, OrderState
 from ledger.locks import accounts_of, holdings_of, write_accounts, write_holdings
 from ledger.pg import Conn, Pending, send
@@ -78,6 +85,11 @@ _WRITE_HALTS = (
     "WHERE s.symbol = v.sym")
 
 
+# From this many trades a batch takes a third round trip so that the server inserts its
+# trades while they are applied here; a smaller one sends its insert with the locks.
+OVERLAP_FROM = 1_000
+
+
 @dataclass(frozen=True, slots=True)
 class Settled:
     trades: int  # trades settled that were not before
@@ -95,6 +107,28 @@ async def settle(conn: Conn, trades: Sequence[Trade],
                  releases: Sequence[OrderEvent] = ()) -> Settled:
     """Settle the trades not settled before, then give back what cancelled or
     matcher-rejected orders still hold reserved."""
+    with collector_paused():
+        return await _settle(conn, trades, releases)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector held off for a batch's work here: the batch makes
+    no cycles, and its tens of thousands of objects, alive until it ends, set off full
+    collections of the whole process over and over. For one transaction's statements
+    (its waits on the server included), not its commit or retries."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def _settle(conn: Conn, trades: Sequence[Trade],
+                  releases: Sequence[OrderEvent]) -> Settled:
     unique = sorted({t.trade_id: t for t in trades}.values(), key=lambda t: (t.symbol, t.seq))
     wanted = releasable(releases)
     if not unique and not wanted:
@@ -105,35 +139,54 @@ async def settle(conn: Conn, trades: Sequence[Trade],
     # every row the batch may touch is locked before knowing which trades are new: a
     # replayed trade costs a lock, not a round trip
     await conn.execute(_PROBE_BY_KEY)
-    inserted = await send(conn, _INSERT_TRADES, (
-        [t.trade_id for t in unique], [t.symbol for t in unique], [t.seq for t in unique],
-        [t.price for t in unique], [t.quantity for t in unique],
-        [t.buy_order_id for t in unique], [t.sell_order_id for t in unique],
-        [t.buyer for t in unique], [t.seller for t in unique],
-        [t.aggressor for t in unique], [t.ts for t in unique]),
-        lambda rows: {r[0] for r in rows}, when=bool(unique))
-    locked_accounts = await send(conn, _LOCK_ACCOUNTS, (
-        sorted({a for t in unique for a in (t.buyer, t.seller)}), released_ids), accounts_of)
-    locked_holdings = await send(conn, _LOCK_HOLDINGS, (
-        [k[0] for k in holding_keys], [k[1] for k in holding_keys], released_ids), holdings_of)
-    locked_orders = await _lock_orders(
-        conn, {o for t in unique for o in (t.buy_order_id, t.sell_order_id)} | wanted.keys())
-    new_ids = await inserted.result() if unique else set()
-    accounts, holdings = await locked_accounts.result(), await locked_holdings.result()
-    orders = await locked_orders.result()
-    new = [t for t in unique if t.trade_id in new_ids]
-    # a buyer's first trade in a symbol makes its holding (inserted with the writes)
-    made = {(t.buyer, t.symbol) for t in new if t.buyer in accounts} - holdings.keys()
-    holdings.update((k, HoldingState(0, 0)) for k in made)
-    changed = effects.settle(new, accounts, holdings, orders)
+    small = len(unique) < OVERLAP_FROM
+    inserted = await _insert(conn, _trade_columns(unique)) if small else None
+    locked = [
+        await send(conn, _LOCK_ACCOUNTS, (
+            texts(sorted({a for t in unique for a in (t.buyer, t.seller)})),
+            texts(released_ids)), list),
+        await send(conn, _LOCK_HOLDINGS, (
+            texts([k[0] for k in holding_keys]), texts([k[1] for k in holding_keys]),
+            texts(released_ids)), list),
+        await send(conn, _LOCK_ORDERS, (texts(sorted(
+            {o for t in unique for o in (t.buy_order_id, t.sell_order_id)} | wanted.keys())),),
+            list)]
+    # a large batch's insert is packed while the server locks, and sent once the locks
+    # are read (a read waits for every statement sent): the server inserts while the
+    # batch is applied here to the locked rows, as if every trade were new
+    columns = None if small else tuple(c.pack() for c in _trade_columns(unique))
+    rows = [await pending.result() for pending in locked]
+    applied = None
+    if inserted is None:
+        inserted = await _insert(conn, columns)
+        try:
+            applied = _apply(unique, *rows)
+        except Exception:
+            pass  # perhaps a replayed trade's doing: known once the insert answers
+    new_ids = await inserted.result()
+    if applied is None or len(new_ids) < len(unique):  # only the new ones, on the rows
+        applied = _apply([t for t in unique if t.trade_id in new_ids], *rows)
+    accounts, holdings, orders, changed, made = applied
     released = effects.release(wanted, accounts, holdings, orders)
     await _write(conn, accounts, holdings, orders, changed.merge(released), made)
     if changed.last_trade:
         symbols = sorted(changed.last_trade)
         await conn.execute(_WRITE_LAST_TRADES, (
-            symbols, [changed.last_trade[s][0] for s in symbols],
-            [changed.last_trade[s][1] for s in symbols]))
-    return Settled(len(new), len(released.orders))
+            texts(symbols), int8s([changed.last_trade[s][0] for s in symbols]),
+            int8s([changed.last_trade[s][1] for s in symbols])))
+    return Settled(len(new_ids), len(released.orders))
+
+
+def _apply(new: list[Trade], account_rows: list[tuple], holding_rows: list[tuple],
+           order_rows: list[tuple]) -> tuple:
+    """The new trades applied to the locked rows: their states, the changes and the
+    holdings the trades make."""
+    accounts, holdings = accounts_of(account_rows), holdings_of(holding_rows)
+    orders = {r[0]: OrderState(*r) for r in order_rows}
+    # a buyer's first trade in a symbol makes its holding (inserted with the writes)
+    made = {(t.buyer, t.symbol) for t in new if t.buyer in accounts} - holdings.keys()
+    holdings.update((k, HoldingState(0, 0)) for k in made)
+    return accounts, holdings, orders, effects.settle(new, accounts, holdings, orders), made
 
 
 async def apply_halts(conn: Conn, halts: Sequence[Halt]) -> None:
@@ -145,9 +198,20 @@ async def apply_halts(conn: Conn, halts: Sequence[Halt]) -> None:
                                           [bounds[s][1] for s in symbols]))
 
 
-async def _lock_orders(conn: Conn, ids: set[str]) -> Pending[dict[str, OrderState]]:
-    return await send(conn, _LOCK_ORDERS, (sorted(ids),),
-                      lambda rows: {r[0]: OrderState(*r) for r in rows}, when=bool(ids))
+def _trade_columns(trades: list[Trade]) -> tuple:
+    return (
+        texts([t.trade_id for t in trades]), texts([t.symbol for t in trades]),
+        int8s([t.seq for t in trades]), int8s([t.price for t in trades]),
+        int8s([t.quantity for t in trades]), texts([t.buy_order_id for t in trades]),
+        texts([t.sell_order_id for t in trades]), texts([t.buyer for t in trades]),
+        texts([t.seller for t in trades]), texts([t.aggressor for t in trades]),
+        int8s([t.ts for t in trades]))
+
+
+async def _insert(conn: Conn, columns: tuple) -> Pending[set[str]]:
+    """The trades not recorded before, recorded; answers with their ids."""
+    return await send(conn, _INSERT_TRADES, columns, lambda rows: {r[0] for r in rows},
+                      when=bool(columns[0]))
 
 
 async def _write(conn: Conn, accounts: dict[str, AccountState],
@@ -161,6 +225,7 @@ async def _write(conn: Conn, accounts: dict[str, AccountState],
     if changed.orders:
         rows = [orders[k] for k in sorted(changed.orders)]
         await conn.execute(_WRITE_ORDERS, (
-            [o.order_id for o in rows], [o.filled for o in rows], [o.cancelled for o in rows],
-            [o.reserved_cash for o in rows], [o.reserved_quantity for o in rows],
-            [o.status for o in rows], [o.reject_reason for o in rows]))
+            texts([o.order_id for o in rows]), int8s([o.filled for o in rows]),
+            int8s([o.cancelled for o in rows]), int8s([o.reserved_cash for o in rows]),
+            int8s([o.reserved_quantity for o in rows]), texts([o.status for o in rows]),
+            texts([o.reject_reason for o in rows])))

@@ -119,7 +119,6 @@ orders = Table(
     CheckConstraint("reserved_cash >= 0", name="order_reserved_cash_not_negative"),
     CheckConstraint("reserved_quantity >= 0", name="order_reserved_quantity_not_negative"),
     Index("orders_by_account", "account_id", "created_ms"),
-    Index("orders_open_by_symbol", "symbol", "status"),
     # the gate's position limit: what an account's open buys of a symbol may still buy
     Index("orders_open_buys", "account_id", "symbol",
           postgresql_where=text("side = 'BUY' AND status IN " + OPEN_STATUSES)),

@@ -62,8 +62,9 @@ async def settle(conn, results: Sequence[MatcherResults]) -> None:
 async def _process(delivered: list) -> None:
     events = await guard.admit(delivered)
     pairs = []
-    for event in events:
-        record = MATCHER_RESULTS.decode(event.value)
+    with settlement.collector_paused():  # a batch's records decoded at once
+        decoded = [(event, MATCHER_RESULTS.decode(event.value)) for event in events]
+    for event, record in decoded:
         if isinstance(record, DecodeError):
             dead_letters.send(record, TOPIC, event.message.partition, event.message.offset,
                               event.key)

@@ -12,8 +12,10 @@ import psycopg
 import pytest
 from psycopg import pq
 
+from ledger import settlement
+from ledger.arrays import int8s, texts
 from ledger.faults import RetryBatch, world_fault
-from ledger.pg import Conn, Database, atomically
+from ledger.pg import Conn, Database, atomically, conninfo
 from ledger.retry import transaction
 from ledger.settlement import Settled, apply_halts, settle
 from schemas.codec import encode
@@ -65,7 +67,8 @@ async def _counted(db: Database, work) -> tuple[object, int]:
 
 def test_every_batch_takes_two_round_trips(platform):
     """The gate's reads go out together, then its writes with the COMMIT; settlement's
-    inserts and locks, then its writes with the COMMIT; halts are writes alone."""
+    inserts and locks (a batch under OVERLAP_FROM trades), then its writes with the
+    COMMIT; halts are writes alone."""
     p = platform
     p.symbol("ACME", reference_price=10_000)
     p.account("alice", ACME=1_000)
@@ -105,6 +108,65 @@ def test_every_batch_takes_two_round_trips(platform):
         (10, 10, "CANCELLED"), (10, 0, "PARTIALLY_FILLED")]
     assert p.scalar("SELECT halted_until_ms FROM symbols WHERE symbol = 'ACME'") == 9
     p.assert_reconciled(wait=0)
+
+
+def test_a_large_batch_applies_only_its_new_trades_while_the_server_inserts(
+        platform, monkeypatch):
+    """From OVERLAP_FROM trades the insert goes out once the locks are read (three round
+    trips) and the batch is applied meanwhile as if every trade were new; a replayed trade
+    that overfills both orders then is left out and the batch applied again."""
+    monkeypatch.setattr(settlement, "OVERLAP_FROM", 2)
+    p = platform
+    p.symbol("ACME", reference_price=10_000)
+    p.account("alice", ACME=1_000)
+    p.account("bob", cash=100_000_000)
+    first, second = _trade(1, 15), _trade(2, 5)
+    for t in (first, second):  # reconcile finds them on the topic
+        p.send("trades", b"ACME", t)
+    p.flush()
+
+    async def run():
+        db = Database(p.settings.database_url)
+        try:
+            await _counted(db, lambda c: process_batch(c, TOPIC, [
+                _request("b1", "bob", "BUY", 20, 1), _request("s1", "alice", "SELL", 20, 2)], 1))
+            alone = await _counted(db, lambda c: settle(c, [first]))
+            again = await _counted(db, lambda c: settle(c, [first, second]))
+            replayed = await _counted(db, lambda c: settle(c, [second, first]))
+            return alone, again, replayed
+        finally:
+            await db.close()
+
+    assert asyncio.run(run()) == ((Settled(1, 0), 2), (Settled(1, 0), 3), (Settled(0, 0), 3))
+    assert p.rows("SELECT order_id, filled_quantity, reserved_cash, reserved_quantity, status "
+                  "FROM orders ORDER BY order_id") == [
+        ("b1", 20, 0, 0, "FILLED"), ("s1", 20, 0, 0, "FILLED")]
+    assert p.rows("SELECT account_id, cash, reserved_cash FROM accounts ORDER BY 1") == [
+        ("alice", 200_000, 0), ("bob", 100_000_000 - 200_000, 0)]
+    p.assert_reconciled(wait=0)
+
+
+def test_large_array_parameters_arrive_as_sent(platform):
+    """ledger/arrays.py packs bigint[] and text[] itself: NULLs, empty arrays and strings
+    that need quoting in the text form arrive unchanged, packed ahead or when sent."""
+    p = platform
+    ints = [0, -1, 1, 2**63 - 1, -2**63]
+    strs = ["", "a", 'q"{,}\\', "é€", "x" * 300]
+
+    async def run():
+        async with await Conn.connect(conninfo(p.settings.database_url)) as conn:
+            out = []
+            for values in (ints, []):
+                for arg in (int8s(values), int8s(values).pack()):
+                    out.append(await (await conn.execute(
+                        "SELECT %b::bigint[]", (arg,))).fetchone() == (values,))
+            for values in (strs, [None, "b", None], [None], []):
+                for arg in (texts(values), texts(values).pack()):
+                    out.append(await (await conn.execute(
+                        "SELECT %b::text[]", (arg,))).fetchone() == (values,))
+            return out
+
+    assert all(asyncio.run(run()))
 
 
 def test_the_connection_is_named_and_made_again_once_it_breaks(platform):
