@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
+from aiokafka.consumer import consumer as aiokafka_consumer
+from aiokafka.consumer import fetcher as aiokafka_fetcher
 
 from infra.settings import Settings, load
 from streams.runtime.output import Output
@@ -25,22 +26,27 @@ output = Output(settings)  # what agents produce (Faust's producer serves its ta
 # warm copies of each table partition on other workers (README "Stages")
 STANDBY_REPLICAS = int(os.environ.get("MATCHSTREAM_STANDBY_REPLICAS") or 0)
 
-# aiokafka keeps one fetch in flight per broker. While a fetch for partitions with
-# nothing new waits at the broker (Faust asks it to wait up to 1.5 s), a partition
-# whose records were just taken is not fetched again: its next records wait too. A
-# short wait bounds that stall; an idle stage pays one fetch per wait.
+# aiokafka keeps one fetch in flight per broker, and a fetch leaves out the partitions
+# whose records are still buffered, not yet taken by the stage. A partition whose records
+# are taken meanwhile cannot be fetched again until that fetch returns, which the broker
+# holds until a record comes on another partition or the fetch's wait ends (Faust asks
+# for 1.5 s): the stage stalls. Such a fetch is given a short wait; one that covers every
+# partition (nothing buffered) can wait long, since any new record ends it at once.
 FETCH_MAX_WAIT_MS = int(os.environ.get("MATCHSTREAM_FETCH_MAX_WAIT_MS") or 10)
+IDLE_FETCH_MAX_WAIT_MS = 500
 
 
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport):
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when it starts its fetcher
-        return consumer
+def fetch_wait_ms(records_buffered: bool) -> int:
+    return FETCH_MAX_WAIT_MS if records_buffered else IDLE_FETCH_MAX_WAIT_MS
 
 
-faust_aiokafka.Consumer._new_consumer_thread = (
-    lambda self: _ConsumerThread(self, loop=self.loop, beacon=self.beacon))
+class _Fetcher(aiokafka_fetcher.Fetcher):
+    def _get_actions_per_node(self, assignment):  # builds the next fetch requests
+        self._fetch_max_wait_ms = fetch_wait_ms(bool(self._records))
+        return super()._get_actions_per_node(assignment)
+
+
+aiokafka_consumer.Fetcher = _Fetcher  # what AIOKafkaConsumer.start() makes (aiokafka 0.14)
 
 app = faust.App(
     group_id(settings, STAGE) if STAGE else settings.app_id,
