@@ -31,7 +31,7 @@ STANDBY_REPLICAS = int(os.environ.get("MATCHSTREAM_STANDBY_REPLICAS") or 0)
 # are taken meanwhile cannot be fetched again until that fetch returns, which the broker
 # holds until a record comes on another partition or the fetch's wait ends (Faust asks
 # for 1.5 s): the stage stalls. Such a fetch is given a short wait; one that covers every
-# partition (nothing buffered) can wait long, since any new record ends it at once.
+# partition the stage reads can wait long, since any new record ends it at once.
 FETCH_MAX_WAIT_MS = int(os.environ.get("MATCHSTREAM_FETCH_MAX_WAIT_MS") or 10)
 IDLE_FETCH_MAX_WAIT_MS = 500
 
@@ -40,9 +40,16 @@ def fetch_wait_ms(records_buffered: bool) -> int:
     return FETCH_MAX_WAIT_MS if records_buffered else IDLE_FETCH_MAX_WAIT_MS
 
 
+def input_buffered(records) -> bool:
+    """Whether records of a partition the stage reads are buffered (the fetcher's records
+    by partition). A table's changelog partitions stay buffered: the stage writes them
+    and reads them only to recover."""
+    return any(not tp.topic.endswith("-changelog") for tp in records)
+
+
 class _Fetcher(aiokafka_fetcher.Fetcher):
     def _get_actions_per_node(self, assignment):  # builds the next fetch requests
-        self._fetch_max_wait_ms = fetch_wait_ms(bool(self._records))
+        self._fetch_max_wait_ms = fetch_wait_ms(input_buffered(self._records))
         return super()._get_actions_per_node(assignment)
 
 
