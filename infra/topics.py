@@ -79,8 +79,9 @@ def delete_namespace_topics(settings: Settings, say=print, timeout: float = 30.0
     client = admin(settings)
     names = [t for t in client.list_topics(timeout=timeout).topics
              if t.startswith((settings.namespace + ".", settings.app_id + "-"))]
-    for name, future in (client.delete_topics(names, operation_timeout=timeout).items()
-                         if names else ()):
+    if not names:
+        return 0
+    for name, future in client.delete_topics(names, operation_timeout=timeout).items():
         try:
             future.result()
         except Exception as exc:

@@ -33,8 +33,7 @@ def platform(services, request):
 
     plat = Platform(services, request.node.name)
     yield plat
-    failed = any(getattr(request.node, f"report_{when}", None) is not None
-                 and getattr(request.node, f"report_{when}").failed
+    failed = any(getattr(getattr(request.node, f"report_{when}", None), "failed", False)
                  for when in ("setup", "call"))
     plat.close(keep_topics=failed)
 
