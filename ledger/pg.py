@@ -30,6 +30,15 @@ Conn = psycopg.AsyncConnection
 
 CONNECT_TIMEOUT_S = 10
 
+# Every statement of a stage finds its rows by key. Left to its statistics, the planner
+# scans or hashes whole tables: a prepared statement's plan made while a table was nearly
+# empty (a fresh day, a fresh database) is kept after the table has grown (the gate's
+# order look-up scanned all of `orders` for every batch, ~1 s a batch after 30 s at
+# 1,000/s), and a batch that is a few percent of a table makes a hash join look cheaper.
+# JIT off: a plan priced with a disabled node (the symbols scan) would be compiled, 150 ms.
+KEYED_ACCESS = ("-c enable_seqscan=off -c enable_hashjoin=off -c enable_mergejoin=off "
+                "-c jit=off")
+
 
 def conninfo(url: str) -> str:
     """libpq's form of a SQLAlchemy URL (postgresql+psycopg://...)."""
@@ -52,7 +61,8 @@ class Database:
             if self._conn is None:
                 self._conn = await Conn.connect(self.conninfo, autocommit=True,
                                                 connect_timeout=CONNECT_TIMEOUT_S,
-                                                application_name=self.application_name)
+                                                application_name=self.application_name,
+                                                options=KEYED_ACCESS)
             conn = self._conn
             try:
                 yield conn

@@ -33,12 +33,6 @@ from ledger.locks import accounts_of, holdings_of, write_accounts, write_holding
 from ledger.pg import Conn, Pending, send
 from schemas.records import Halt, OrderEvent, Trade
 
-# A batch's rows are looked up by key. Once a batch is a few percent of a table (the
-# holdings: accounts x symbols) the planner hashes the whole table instead; probing the
-# key's index for each row costs less (about a tenth of settlement's PostgreSQL time).
-_PROBE_BY_KEY = ("SELECT set_config('enable_hashjoin', 'off', true), "
-                 "set_config('enable_mergejoin', 'off', true)")
-
 _INSERT_TRADES = (
     "INSERT INTO trades (trade_id, symbol, seq, price, quantity, buy_order_id, sell_order_id, "
     "buyer, seller, aggressor, executed_ms) "
@@ -138,7 +132,6 @@ async def _settle(conn: Conn, trades: Sequence[Trade],
                            for k in ((t.buyer, t.symbol), (t.seller, t.symbol))})
     # every row the batch may touch is locked before knowing which trades are new: a
     # replayed trade costs a lock, not a round trip
-    await conn.execute(_PROBE_BY_KEY)
     small = len(unique) < OVERLAP_FROM
     inserted = await _insert(conn, _trade_columns(unique)) if small else None
     locked = [
