@@ -7,7 +7,10 @@ For the gate, whose input is the clients' records, one request each: a Faust age
 offsets once the handlers return, i.e. after their effects are durable: at-least-once
 delivery, made exactly-once in effect by the handlers' idempotency (see README
 "Processing guarantees"). The commit is asynchronous, so the next batch does not wait for
-it; a commit lost to a crash or a rebalance only replays a batch.
+it, and goes out at most every COMMIT_INTERVAL_S while batches keep coming (each commit
+is a request the broker pays for), at once when the stage is idle, and before partitions
+are revoked or the consumer closes; a commit lost to a crash only replays what was done
+since the last one.
 Kafka's committed offsets are reliable here, so the gate needs no position guard.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -30,6 +34,7 @@ log = logging.getLogger("matchstream.direct")
 Handler = Callable[[list[FetchedEvent]], Awaitable[None]]
 POLL_S = 0.05
 FETCH_WAIT_MS = 100
+COMMIT_INTERVAL_S = 0.1
 
 
 class DirectStage:
@@ -40,6 +45,8 @@ class DirectStage:
         self.max_batch = max_batch
         self.stopping = False
         self.ready = False
+        self._done: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset
+        self._committed_at = 0.0
         self.consumer = Consumer({
             "bootstrap.servers": settings.kafka_bootstrap,
             "group.id": group_id(settings, stage),
@@ -54,17 +61,22 @@ class DirectStage:
         })
 
     async def run(self) -> None:
-        self.consumer.subscribe(list(self.handlers), on_assign=self._on_assign)
+        self.consumer.subscribe(list(self.handlers), on_assign=self._on_assign,
+                                on_revoke=self._on_revoke)
         try:
             while not self.stopping:
                 # blocking briefly is fine: nothing else runs on this loop between batches
                 first = self.consumer.poll(POLL_S)
                 if first is None:
+                    self._commit()
                     await asyncio.sleep(0)
                     continue
                 messages = [first, *self.consumer.consume(self.max_batch - 1, 0)]
                 await self._process(messages)
+                if time.monotonic() - self._committed_at >= COMMIT_INTERVAL_S:
+                    self._commit()
         finally:
+            self._commit(wait=True)
             self.consumer.close()
 
     async def _process(self, messages: list) -> None:
@@ -80,13 +92,20 @@ class DirectStage:
             offsets[(topic, partition)] = offset + 1
         for topic, events in by_topic.items():
             await self.handlers[topic](events)
-        if offsets:
-            try:
-                self.consumer.commit(offsets=[TopicPartition(t, p, o)
-                                              for (t, p), o in offsets.items()],
-                                     asynchronous=True)
-            except KafkaException as exc:
-                self._committed(exc.args[0] if exc.args else exc, [])
+        self._done.update(offsets)
+
+    def _commit(self, wait: bool = False) -> None:
+        """Commit the offsets of what the handlers have done since the last commit."""
+        if not self._done:
+            return
+        offsets, self._done = self._done, {}
+        self._committed_at = time.monotonic()
+        try:
+            self.consumer.commit(offsets=[TopicPartition(t, p, o)
+                                          for (t, p), o in offsets.items()],
+                                 asynchronous=not wait)
+        except KafkaException as exc:
+            self._committed(exc.args[0] if exc.args else exc, list(offsets))
 
     def _committed(self, err, partitions) -> None:
         """The outcome of a commit, reported on a later poll."""
@@ -95,6 +114,9 @@ class DirectStage:
             # owns the partitions now replays these records, idempotently
             log.warning("%s: commit failed, %d partitions will be replayed: %s",
                         self.stage, len(partitions), err)
+
+    def _on_revoke(self, consumer, partitions: list[TopicPartition]) -> None:
+        self._commit(wait=True)  # before another member starts from the committed offsets
 
     def _on_assign(self, consumer, partitions: list[TopicPartition]) -> None:
         log.info("%s: assigned %s", self.stage,
