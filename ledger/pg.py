@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import psycopg
 from psycopg import errors, pq
+from psycopg.conninfo import conninfo_to_dict
 
 from ledger import arrays
 from ledger.faults import ARBITER_KEYS, RetryBatch
@@ -54,6 +55,8 @@ class Database:
     def __init__(self, url: str, application_name: str = "") -> None:
         self.conninfo = conninfo(url)
         self.application_name = application_name
+        given = conninfo_to_dict(self.conninfo).get("options")  # a URL's own are kept
+        self.options = f"{given} {KEYED_ACCESS}" if given else KEYED_ACCESS
         self._conn: Conn | None = None
         self._lock = asyncio.Lock()
 
@@ -65,7 +68,7 @@ class Database:
                 self._conn = await Conn.connect(self.conninfo, autocommit=True,
                                                 connect_timeout=CONNECT_TIMEOUT_S,
                                                 application_name=self.application_name,
-                                                options=KEYED_ACCESS)
+                                                options=self.options)
             conn = self._conn
             try:
                 yield conn

@@ -347,3 +347,21 @@ def test_a_stage_looks_rows_up_by_key_after_planning_on_an_empty_table(platform)
     assert scans == 0
     assert "JIT" not in plan
 
+
+
+def test_a_database_urls_own_options_are_kept_with_the_stages_plan_settings(platform):
+    """An operator's `options` in DATABASE_URL (a statement timeout, a search path) still
+    apply on the stage's connection, next to its keyed-access settings."""
+    url = platform.settings.database_url
+    url += ("&" if "?" in url else "?") + "options=-c%20statement_timeout%3D4321"
+
+    async def run():
+        db = Database(url)
+        async with db.connection() as conn:
+            cur = await conn.execute("SELECT current_setting('statement_timeout'), "
+                                     "current_setting('jit'), current_setting('enable_seqscan')")
+            settings = await cur.fetchone()
+        await db.close()
+        return settings
+
+    assert asyncio.run(run()) == ("4321ms", "off", "off")
