@@ -38,6 +38,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from bench.flow import make_flow
 from bench.load import _cleanup, _pg, _setup, _symbols
+from bench.procstat import cpu_seconds
 from engine.commands import Cancel
 from engine.enums import OrderType, Side
 from infra.kafka_client import producer_config
@@ -114,13 +115,6 @@ def _produce(settings, records: list) -> float:
     return time.monotonic() - started
 
 
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 def _wait_ready(log_path: Path, count: int) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
@@ -189,9 +183,9 @@ def run(args) -> dict:
                     last_seen = time.monotonic()
                     quoted = True
                     if cpu_start is None:
-                        cpu_start = sum(_cpu_seconds(p.pid) for p in procs)
+                        cpu_start = sum(cpu_seconds(p.pid) for p in procs)
             if quoted:  # the idle wait at the end is not the matcher's work
-                cpu_end = sum(_cpu_seconds(p.pid) for p in procs)
+                cpu_end = sum(cpu_seconds(p.pid) for p in procs)
             now = time.monotonic()
             if now >= next_line:
                 next_line += 1

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaProducer
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from bench.procstat import cpu_seconds
 from infra import kafka_broker, services
 from infra.kafka_client import producer_config
 from infra.settings import load
@@ -36,11 +37,6 @@ from infra.settings import load
 TOPICS = ("trades", "order-events", "book", "quotes", "matcher-results")
 PARTITIONS = 4
 VALUE = b"x" * 200
-
-
-def _broker_cpu_s(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _own_cpu_s() -> float:
@@ -88,9 +84,9 @@ async def _aiokafka(settings, bursts) -> None:
 
 
 def _measure(name: str, run, broker_pid: int, records: int) -> dict:
-    broker0, own0, wall0 = _broker_cpu_s(broker_pid), _own_cpu_s(), time.monotonic()
+    broker0, own0, wall0 = cpu_seconds(broker_pid), _own_cpu_s(), time.monotonic()
     run()
-    broker = _broker_cpu_s(broker_pid) - broker0
+    broker = cpu_seconds(broker_pid) - broker0
     own = _own_cpu_s() - own0
     row = {"producer": name, "seconds": round(time.monotonic() - wall0, 1),
            "broker_cpu_s": round(broker, 2), "broker_us_per_record": round(broker / records * 1e6),

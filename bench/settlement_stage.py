@@ -43,6 +43,7 @@ import psycopg
 from confluent_kafka import Producer
 
 from bench.load import _accounts, _cleanup, _pg, _setup, _symbols
+from bench.procstat import cpu_seconds
 from bench.reconciled import reconciled
 from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT
@@ -200,13 +201,6 @@ def _produce(settings, work: Workload, per_record: int) -> float:
     return time.monotonic() - started
 
 
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 def _digest(conn: psycopg.Connection) -> str:
     """The ledger's state after settlement, without times: equal for equal outcomes."""
@@ -283,13 +277,13 @@ def run(args) -> dict:
     try:
         with psycopg.connect(_pg(url), autocommit=True) as conn:
             _wait_ready(proc, log_path)
-            cpu_start = _cpu_seconds(proc.pid)
+            cpu_start = cpu_seconds(proc.pid)
             _watch(conn, proc, log_path, len(work.trades), len(work.releases))
-            cpu_s = _cpu_seconds(proc.pid) - cpu_start
+            cpu_s = cpu_seconds(proc.pid) - cpu_start
             backends = [r[0] for r in conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE application_name LIKE "
                 "'matchstream-settlement %'")]
-            pg_cpu_s = sum(_cpu_seconds(pid) for pid in backends)
+            pg_cpu_s = sum(cpu_seconds(pid) for pid in backends)
             first_ms, last_ms = conn.execute(
                 "SELECT min(settled_ms), max(settled_ms) FROM trades").fetchone()
             digest = _digest(conn)
