@@ -65,8 +65,9 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.procstat import cpu_seconds
 from bench.reconciled import reconciled
-from infra import postgres, services, topics
+from infra import kafka_broker, postgres, services, topics
 from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT, Settings, load
 from ledger.migrate import upgrade
@@ -352,15 +353,21 @@ def _cpu_by_stage(procs: list[subprocess.Popen]) -> dict[str, float]:
     for p in procs:
         for pid in _process_tree(p.pid):
             try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
             stage = (argv[argv.index(b"--stage") + 1].decode() if b"--stage" in argv
                      else "supervisor")
-            ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-            out[stage] = out.get(stage, 0.0) + ticks / os.sysconf("SC_CLK_TCK")
+            out[stage] = out.get(stage, 0.0) + cpu_seconds(pid)
     return out
+
+
+def _broker_cpu_s(settings) -> float | None:
+    """CPU seconds so far of the broker this project runs; None for an outside one."""
+    try:
+        return cpu_seconds(int(kafka_broker.pid_file(settings).read_text().strip()))
+    except (OSError, ValueError):
+        return None
 
 
 def _process_tree(pid: int) -> list[int]:
@@ -568,6 +575,7 @@ def run(args) -> dict:
         schedule = _schedule(args, accounts, symbols, t0=time.time() + 1.0 + n * 25e-6)
         monitor = Monitor(settings, url, schedule)
         monitor.cpu_start = _cpu_by_stage(workers)
+        broker_cpu_start = _broker_cpu_s(settings)
         sender = Sender(settings, schedule, stop)
         sender.start()
         if args.profile:
@@ -594,6 +602,8 @@ def run(args) -> dict:
         monitor.cpu_stages = {k: round(v - monitor.cpu_start.get(k, 0.0), 1)
                               for k, v in cpu_end.items()}
         monitor.cpu_s = sum(monitor.cpu_stages.values())
+        monitor.broker_cpu_s = (None if broker_cpu_start is None
+                                else _broker_cpu_s(settings) - broker_cpu_start)
         monitor.wall_s = time.time() - t0
         monitor.checkpoints = _checkpoints(workers)
         result = _report(args, settings, schedule, sender, monitor, out_dir, label)
@@ -726,6 +736,8 @@ def _report(args, settings, schedule: Schedule, sender: Sender, monitor: Monitor
         "wall_s": round(monitor.wall_s, 1),
         "worker_cpu_ms_per_accepted": (round(monitor.cpu_s * 1000 / monitor.accepted, 2)
                                        if monitor.accepted else None),
+        "broker_cpu_s": (None if monitor.broker_cpu_s is None
+                         else round(monitor.broker_cpu_s, 1)),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "checkpoints": monitor.checkpoints,
     }
@@ -744,7 +756,7 @@ def _print_table(r: dict) -> None:
           f"{t['trades_per_s']:g}/s, settled {t['settled_per_s']:g}/s")
     print(f"worker CPU {r['worker_cpu_s']:g} s in {r['wall_s']:g} s "
           f"({r['worker_cpu_ms_per_accepted']} ms per accepted order); by stage "
-          f"{r['worker_cpu_s_by_stage']}")
+          f"{r['worker_cpu_s_by_stage']}; Kafka broker {r['broker_cpu_s']} s")
     print(f"rejected: {r['rejected'] or 'none'}; max lag {r['max_lag']}; final lag "
           f"{r['final_lag']}")
     print(f"latency of the requests planned from {r['warmup_s']:g} s on (the warm-up left out):")

@@ -37,7 +37,9 @@ def test_a_burst_of_health_calls_makes_one_check_and_no_threads(api):  # noqa: F
     assert answers == [200] * 300
     # a check per second at most, however many callers (the burst takes about a second)
     assert api.app.state.health.checks - checks <= 3
-    assert _threads() <= before + 1
+    # a thread per call would be hundreds; lazily started pool threads (the loop's
+    # executor, the test client's portal) may add a few on a busy machine
+    assert _threads() <= before + 3
 
 
 def test_an_order_id_outside_the_charset_is_refused_before_anything_is_stored(platform, api):  # noqa: F811
