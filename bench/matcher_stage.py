@@ -5,7 +5,7 @@
 The brief's 100,000 orders/s "through the matcher" is a property of the matcher stage
 (`matchstream worker --stage matcher`), not of the whole pipeline, so this measures
 that process on its own, with its real input and outputs: Faust consuming `orders`,
-the books, the output (streams/runtime/output.py) of trades / order-events / book / quotes, and
+the books, the confluent-kafka output of trades / order-events / book / quotes, and
 its snapshots and commits.
 
 Set-up (like bench.load: the default services, a namespace and database of its own):

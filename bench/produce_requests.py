@@ -1,5 +1,5 @@
 """What the broker pays for the stages' output: librdkafka's request per partition vs a
-producer that puts every partition of a batch in one request (the stages' Output).
+producer that puts every partition of a batch in one request.
 
     python -m bench.produce_requests --seconds 20 --interval-ms 10 --burst 4
 
@@ -7,11 +7,9 @@ A matcher batch at low rates writes a few records, each to another partition of
 `trades`, `order-events`, `book`, `quotes` and `matcher-results`. This bench makes that
 shape on 5 fresh topics of 4 partitions: every `--interval-ms`, a burst of `--burst`
 records to distinct partitions. It sends the same schedule (a) with confluent-kafka
-(linger 2 ms, idempotent), which sends one ProduceRequest per partition (librdkafka
-issue #1700), (b) with aiokafka's `send` (linger 2 ms, idempotent), which puts every
-partition bound for a broker in one request, and (c) with the stages' Output
-(streams/runtime/output.py: aiokafka, a record batch per partition per round); twice
-each, alternated.
+(linger 2 ms, idempotent, as streams/runtime/output.py), which sends one ProduceRequest
+per partition (librdkafka issue #1700), and (b) with aiokafka (linger 2 ms, idempotent),
+which puts every partition bound for a broker in one request; twice each, alternated.
 Measured: the broker's CPU (from /proc) and this process's CPU per record over each run,
 and the broker's request rate derived from it. Starts the default services when needed;
 the topics are deleted at the end.
@@ -35,7 +33,6 @@ from bench.procstat import cpu_seconds
 from infra import kafka_broker, services
 from infra.kafka_client import producer_config
 from infra.settings import load
-from streams.runtime.output import Output
 
 TOPICS = ("trades", "order-events", "book", "quotes", "matcher-results")
 PARTITIONS = 4
@@ -86,17 +83,6 @@ async def _aiokafka(settings, bursts) -> None:
         await producer.stop()
 
 
-async def _output(settings, bursts) -> None:
-    out = Output(settings)
-    start = time.monotonic()
-    for due, burst in bursts:
-        if (wait := start + due - time.monotonic()) > 0:
-            await asyncio.sleep(wait)
-        for topic, partition in burst:
-            out.send(topic, b"k", VALUE, partition)
-    await out.close(timeout_s=30)
-
-
 def _measure(name: str, run, broker_pid: int, records: int) -> dict:
     broker0, own0, wall0 = cpu_seconds(broker_pid), _own_cpu_s(), time.monotonic()
     run()
@@ -134,8 +120,6 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(_measure("confluent-kafka", lambda: _confluent(settings, bursts),
                                  broker_pid, records))
             rows.append(_measure("aiokafka", lambda: asyncio.run(_aiokafka(settings, bursts)),
-                                 broker_pid, records))
-            rows.append(_measure("Output", lambda: asyncio.run(_output(settings, bursts)),
                                  broker_pid, records))
     finally:
         admin.delete_topics(topics)

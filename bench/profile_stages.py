@@ -35,6 +35,7 @@ STAGES = (  # (part, path fragment, function or None); the innermost frame that 
 # innermost Python frames that stand for a wait inside native code
 WAITS = {  # named "idle: ..." so that "busy" leaves them out
     "DirectStage.run": "idle: consumer poll (waiting for records, native)",
+    "Output.flush_now": "idle: output flush (waiting for the broker's acks, native)",
     "_worker": "idle: thread pool waiting for work",
     "Supervisor._forward": "idle: supervisor forwarding children's output",
     "Supervisor.wait": "idle: supervisor watching children",

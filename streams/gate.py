@@ -60,5 +60,4 @@ class Gate:
 
 def main(settings: Settings) -> None:
     gate = Gate(settings)
-    serve(DirectStage(settings, "gate", {"order-requests": gate.process}, MAX_BATCH,
-                      on_close=gate.output.close))
+    serve(DirectStage(settings, "gate", {"order-requests": gate.process}, MAX_BATCH))

@@ -3,7 +3,7 @@
 Faust costs ~100-250 us per Kafka record here but ~2 us per order when a record carries a
 batch, and each `orders` record is a gate batch of one symbol. The agent queues events;
 a task applies everything queued as one batch (streams/runtime/batching.py, streams/
-matcher_records.py) and sends the outputs a batch at a time (streams/runtime/output.py).
+matcher_records.py) and sends the outputs through confluent-kafka (streams/runtime/output.py).
 
 State: the books, in the changelog-backed table `books` (tables/books.py). The checkpoint
 (streams/runtime/checkpoint.py) fires every CHECKPOINT_INTERVAL_S or CHECKPOINT_EVERY

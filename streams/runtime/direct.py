@@ -39,11 +39,8 @@ COMMIT_INTERVAL_S = 0.1
 
 class DirectStage:
     def __init__(self, settings: Settings, stage: str, handlers: dict[str, Handler],
-                 max_batch: int = 2000,
-                 on_close: Callable[[], Awaitable[None]] | None = None) -> None:
-        """`on_close`: run once the loop ends (the handlers' output closes)."""
+                 max_batch: int = 2000) -> None:
         self.stage = stage
-        self.on_close = on_close
         self.handlers = {settings.topic(name): h for name, h in handlers.items()}
         self.max_batch = max_batch
         self.stopping = False
@@ -81,8 +78,6 @@ class DirectStage:
         finally:
             self._commit(wait=True)
             self.consumer.close()
-            if self.on_close is not None:
-                await self.on_close()
 
     async def _process(self, messages: list) -> None:
         by_topic: dict[str, list[FetchedEvent]] = {}
