@@ -6,8 +6,10 @@ grow with the backlog); each batch is one transaction, trades first, then releas
 then halts. Every effect is idempotent (ledger/settlement.py), so a replay is harmless.
 
 Per batch: the records Faust skipped are read back first (streams/runtime/progress.py),
-the batch is applied, then checkpointed (streams/runtime/checkpoint.py): dead letters
-flushed, the position per partition written to the table, the records acknowledged.
+then the batch is applied. Every CHECKPOINT_INTERVAL_S (after a batch, or from a timer
+when idle) what was applied is checkpointed (streams/runtime/checkpoint.py): dead
+letters delivered, the position per partition written to the table, the records
+acknowledged. A crash replays what was applied since, idempotently.
 
 A database fault pauses the stage until it passes (streams/runtime/resilient.py). What cannot be
 decoded is dead-lettered. A record without trades that is proven unprocessable on its
@@ -17,6 +19,7 @@ settlement, which alarms until it is fixed or an operator skips it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from ledger import settlement
@@ -33,7 +36,12 @@ from streams.runtime.resilient import BatchPolicy
 from tables.raw import position_key
 from tables.settlement import settlement_positions
 
+log = logging.getLogger("matchstream.settlement")
+
 MAX_BATCH = 500  # records: each holds a symbol's share of a matcher batch
+# a checkpoint is a changelog write and a broker round trip: at low rates one per batch
+# cost more than the batch's transaction
+CHECKPOINT_INTERVAL_S = 0.1
 
 TOPIC = ms.settings.topic("matcher-results")
 health = StageHealth("settlement")
@@ -49,7 +57,8 @@ def _positions(events) -> list:
             for (_, partition), position in PositionGuard.positions(events).items()]
 
 
-checkpoint = Checkpoint(ms.output, ms.app, _positions, stage="settlement")  # every batch
+checkpoint = Checkpoint(ms.output, ms.app, _positions, interval_s=CHECKPOINT_INTERVAL_S,
+                        stage="settlement")
 
 
 async def settle(conn, results: Sequence[MatcherResults]) -> None:
@@ -78,7 +87,8 @@ async def _process(delivered: list) -> None:
         dead_letters.refused(exc, TOPIC, event.message.partition, event.message.offset,
                              event.key, event.value)
     checkpoint.applied(events)
-    await checkpoint.commit()
+    if checkpoint.due():
+        await checkpoint.commit()
 
 
 batcher = Batcher("settlement", _process, MAX_BATCH)
@@ -90,8 +100,20 @@ async def settle_results(stream):
         await batcher.put(event)
 
 
+@ms.app.timer(CHECKPOINT_INTERVAL_S)
+async def checkpoint_when_idle() -> None:
+    """What the last batches applied, once no batch has come to checkpoint it."""
+    if checkpoint.pending and checkpoint.due():
+        await checkpoint.commit()
+
+
 @ms.app.on_partitions_revoked.connect
 async def _on_revoked(app, revoked, **kwargs) -> None:
     lost = {(tp.topic, tp.partition) for tp in revoked}
+    try:  # the positions only: Faust has dropped its acknowledgements of revoked partitions
+        await checkpoint.commit(ack=False)
+    except Exception:  # the new owner replays from the last commit: nothing is lost
+        log.exception("settlement: checkpoint at revocation failed")
+    checkpoint.discard()
     guard.forget()
     batcher.drop(lambda e: (e.message.topic, e.message.partition) not in lost)
