@@ -71,7 +71,7 @@ class Breaker:
 
     def to_dict(self) -> dict:
         return {"first_price": self.first_price, "base_price": self.base_price,
-                "history": [list(item) for item in self.history],
+                "history": list(self.history),  # (ts, price) tuples: JSON arrays
                 "halted_until": self.halted_until}
 
     def load(self, data: dict) -> None:
