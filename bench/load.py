@@ -364,10 +364,8 @@ def _cpu_by_stage(procs: list[subprocess.Popen]) -> dict[str, float]:
 
 def _broker_cpu_s(settings) -> float | None:
     """CPU seconds so far of the broker this project runs; None for an outside one."""
-    try:
-        return cpu_seconds(int(kafka_broker.pid_file(settings).read_text().strip()))
-    except (OSError, ValueError):
-        return None
+    broker = kafka_broker.running_pid(settings)
+    return None if broker is None else cpu_seconds(broker)
 
 
 def _process_tree(pid: int) -> list[int]:

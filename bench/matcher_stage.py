@@ -115,7 +115,6 @@ def _produce(settings, records: list) -> float:
     return time.monotonic() - started
 
 
-
 def _wait_ready(log_path: Path, count: int) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while log_path.read_bytes().count(STAGE_READY_LINE.encode()) < count:

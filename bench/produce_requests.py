@@ -103,7 +103,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = load()
     services.up(settings, say=lambda line: print(f"  {line}", flush=True))
-    broker_pid = int(kafka_broker.pid_file(settings).read_text().strip())
+    broker_pid = kafka_broker.running_pid(settings)
+    if broker_pid is None:
+        raise SystemExit("bench.produce_requests measures the broker this project runs; "
+                         "KAFKA_BOOTSTRAP points at another")
     run_id = uuid.uuid4().hex[:8]
     topics = [f"bench-produce-{run_id}-{name}" for name in TOPICS]
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})

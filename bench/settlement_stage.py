@@ -201,7 +201,6 @@ def _produce(settings, work: Workload, per_record: int) -> float:
     return time.monotonic() - started
 
 
-
 def _digest(conn: psycopg.Connection) -> str:
     """The ledger's state after settlement, without times: equal for equal outcomes."""
     h = hashlib.sha256()

@@ -113,8 +113,13 @@ def _format_storage(settings: Settings, libs: Path, props: Path) -> None:
         raise KafkaError(f"formatting Kafka storage failed:\n{result.stdout}\n{result.stderr}")
 
 
+def running_pid(settings: Settings) -> int | None:
+    """The pid of the broker this project runs, if it is running."""
+    return process.read_pid(pid_file(settings))
+
+
 def is_running(settings: Settings) -> bool:
-    return process.read_pid(pid_file(settings)) is not None
+    return running_pid(settings) is not None
 
 
 def start(settings: Settings, say=print) -> None:

@@ -348,7 +348,6 @@ def test_a_stage_looks_rows_up_by_key_after_planning_on_an_empty_table(platform)
     assert "JIT" not in plan
 
 
-
 def test_a_database_urls_own_options_are_kept_with_the_stages_plan_settings(platform):
     """An operator's `options` in DATABASE_URL (a statement timeout, a search path) still
     apply on the stage's connection, next to its keyed-access settings."""
