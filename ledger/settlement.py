@@ -19,13 +19,12 @@ cancelled_quantity is set once).
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Sequence, Set
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 
 from engine.enums import Reject
 from engine.status import RELEASING
+from infra import collector
 from ledger import effects
 from ledger.arrays import int8s, texts
 from ledger.effects import AccountState, HoldingState, OrderState
@@ -101,24 +100,8 @@ async def settle(conn: Conn, trades: Sequence[Trade],
                  releases: Sequence[OrderEvent] = ()) -> Settled:
     """Settle the trades not settled before, then give back what cancelled or
     matcher-rejected orders still hold reserved."""
-    with collector_paused():
+    with collector.paused():  # one transaction's statements, not its commit or retries
         return await _settle(conn, trades, releases)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector held off for a batch's work here: the batch makes
-    no cycles, and its tens of thousands of objects, alive until it ends, set off full
-    collections of the whole process over and over. For one transaction's statements
-    (its waits on the server included), not its commit or retries."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 async def _settle(conn: Conn, trades: Sequence[Trade],

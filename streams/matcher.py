@@ -34,6 +34,7 @@ import os
 
 from confluent_kafka import KafkaException
 
+from infra import collector
 from ledger.db import make_engine
 from ledger.retry import call
 from ledger.specs import read_spec
@@ -121,9 +122,10 @@ async def _apply(delivered: list) -> None:
         decoded = matcher.decode(events)
         unknown = matcher.unknown_symbols(decoded)
         specs = await asyncio.to_thread(_read_specs, unknown) if unknown else {}
-        count = matcher.apply(decoded, specs)
-        checkpoint.applied([e for e in delivered if e.message.partition in owned], count)
-        _checkpoint_if_due()
+        with collector.paused():  # the batch's events and records live until it ends
+            count = matcher.apply(decoded, specs)
+            checkpoint.applied([e for e in delivered if e.message.partition in owned], count)
+            _checkpoint_if_due()
 
 
 def _checkpoint_if_due() -> None:

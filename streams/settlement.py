@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from infra import collector
 from ledger import settlement
 from schemas.codec import MATCHER_RESULTS, DecodeError
 from schemas.records import MatcherResults
@@ -71,7 +72,7 @@ async def settle(conn, results: Sequence[MatcherResults]) -> None:
 async def _process(delivered: list) -> None:
     events = await guard.admit(delivered)
     pairs = []
-    with settlement.collector_paused():  # a batch's records decoded at once
+    with collector.paused():  # a batch's records decoded at once
         decoded = [(event, MATCHER_RESULTS.decode(event.value)) for event in events]
     for event, record in decoded:
         if isinstance(record, DecodeError):
