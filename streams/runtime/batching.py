@@ -88,7 +88,6 @@ class Batcher:
                 if self.pause_s:
                     await asyncio.sleep(self.pause_s)
 
-
     async def _gather(self) -> None:
         """Yield to the loop while events keep arriving, until `max_size` are queued."""
         idle_turns = 0
