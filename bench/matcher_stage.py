@@ -150,12 +150,13 @@ def run(args) -> dict:
                 cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True))
     start = _wait_ready(log_path, args.processes)
-    cpu_start = sum(cpu_seconds(p.pid) for p in procs)
     if args.processes > 1:  # the group settles before any input: no rebalance mid-run
         time.sleep(SETTLE_S)
-        cpu_start = sum(cpu_seconds(p.pid) for p in procs)
         start = time.time()
+        cpu_start = sum(cpu_seconds(p.pid) for p in procs)
         produce_s = _produce(settings, records)
+    else:
+        cpu_start = sum(cpu_seconds(p.pid) for p in procs)
     print(f"bench.matcher_stage: {commands} commands in {len(records)} records on `orders` "
           f"(up to {args.per_record} a record; {produce_s:.1f} s to "
           f"produce); {args.processes} matcher process(es)", flush=True)
