@@ -33,28 +33,25 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
 from bench.flow import make_flow
 from bench.load import _cleanup, _pg, _setup, _symbols
 from bench.procstat import cpu_seconds
+from bench.stage_ready import READY_TIMEOUT_S, wait_ready
 from engine.commands import Cancel
 from engine.enums import OrderType, Side
 from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT
 from schemas.codec import encode
 from schemas.records import AcceptedCancel, AcceptedOrder, OrderBatch
-from streams.runtime.readiness import STAGE_READY_LINE
 
 OUT_TOPICS = ("trades", "order-events", "book", "quotes")
-READY_TIMEOUT_S = 120.0
 # no new quote for this long: done. A matcher that takes the whole input as one batch
 # publishes nothing for several seconds, so this is well above a batch's time
 IDLE_END_S = 30.0
 SETTLE_S = 5.0  # after the last matcher is ready: the rebalance it caused is done
-READY_POLL_S = 0.01
 
 
 def _records(symbols: list[tuple[str, int]], per_symbol: int, seed: int,
@@ -117,16 +114,6 @@ def _produce(settings, records: list) -> float:
     return time.monotonic() - started
 
 
-def _wait_ready(log_path: Path, count: int) -> float:
-    """When (time.time()) `count` matchers had said they are ready."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while log_path.read_bytes().count(STAGE_READY_LINE.encode()) < count:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the matchers were not ready; see {log_path}")
-        time.sleep(READY_POLL_S)
-    return time.time()
-
-
 def run(args) -> dict:
     settings, url = _setup(args)
     print(f"bench.matcher_stage: namespace {settings.namespace}", flush=True)
@@ -149,7 +136,7 @@ def run(args) -> dict:
                 [sys.executable, "-m", "cli.main", "worker", "--stage", "matcher"],
                 cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True))
-    start = _wait_ready(log_path, args.processes)
+    start = wait_ready(log_path, procs)
     if args.processes > 1:  # the group settles before any input: no rebalance mid-run
         time.sleep(SETTLE_S)
         start = time.time()

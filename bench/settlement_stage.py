@@ -48,17 +48,15 @@ from confluent_kafka import Producer
 from bench.load import _accounts, _cleanup, _pg, _setup, _symbols
 from bench.procstat import cpu_seconds
 from bench.reconciled import reconciled
+from bench.stage_ready import wait_ready
 from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT
 from schemas.codec import encode
 from schemas.records import MatcherResults, OrderEvent, Trade
-from streams.runtime.readiness import STAGE_READY_LINE
 
 CASH_EACH = 1_000_000_000  # $10M per account, cents
 SHARES_EACH = 100_000  # of every symbol, per account
 SHARES_OUTSTANDING = 1_000_000_000
-READY_TIMEOUT_S = 120.0
-READY_POLL_S = 0.01
 SETTLED_POLL_S = 0.01
 STALL_S = 60.0  # no trade settled for this long: give up
 
@@ -221,16 +219,6 @@ def _digest(conn: psycopg.Connection) -> str:
     return h.hexdigest()[:16]
 
 
-def _wait_ready(proc: subprocess.Popen, log_path: Path) -> float:
-    """When (time.time()) the stage said it is ready."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while STAGE_READY_LINE.encode() not in log_path.read_bytes():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the settlement stage did not start; see {log_path}")
-        time.sleep(READY_POLL_S)
-    return time.time()
-
-
 def _last_trades(work: Workload) -> list[str]:
     """The last trade of each symbol: a symbol's trades and releases are settled in order,
     its releases with its last trades, so once these are committed everything is."""
@@ -300,7 +288,7 @@ def run(args) -> dict:
     load_before = os.getloadavg()[0]
     try:
         with psycopg.connect(_pg(url), autocommit=True) as conn:
-            ready_at = _wait_ready(proc, log_path)
+            ready_at = wait_ready(log_path, [proc])
             cpu_start = cpu_seconds(proc.pid)
             settled_at = _watch(conn, proc, log_path, work)
             cpu_s = cpu_seconds(proc.pid) - cpu_start
