@@ -13,12 +13,14 @@ from engine.spec import SymbolSpec
 VERSION = 1
 
 
-def to_dict(book: Book) -> dict:
-    # [remaining, order_id, account, price, filled, arrival, side, ts] each, copied (the
-    # book goes on changing its own); side is a StrEnum, so JSON holds its name
+def to_dict(book: Book, copy: bool = True) -> dict:
+    """copy=False shares the book's own order records: for encoding at once, before the
+    book changes them."""
+    # [remaining, order_id, account, price, filled, arrival, side, ts] each; side is a
+    # StrEnum, so an encoding holds its name
     orders = []
     for side in (Side.BUY, Side.SELL):
-        orders.extend(map(list, book.orders(side)))
+        orders.extend(map(list, book.orders(side)) if copy else book.orders(side))
     return {
         "version": VERSION,
         "spec": book.spec.to_dict(),

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import signal
 import time
-import zlib
 
-import msgspec
 from confluent_kafka import Producer
 
 from infra.kafka_client import producer_config
+from streams.matcher_state import decode_snapshot
 from streams.runtime.stages import group_id
 from tests.integration.test_bad_input import order
 from tests.platform import wait_for
@@ -37,7 +36,7 @@ def _snapshots(p) -> list[tuple[int, int, bytes]]:
         for _offset, blob in records:
             if blob.startswith(b"{"):
                 continue  # the partition's index (streams/matcher_state.py), not a book
-            applied = msgspec.json.decode(zlib.decompress(blob))["applied"]
+            applied = decode_snapshot(blob)["applied"]
             out.append((partition, max(applied.values()), blob))
     return out
 
