@@ -4,10 +4,10 @@
 
 A book built from the seeded bench/flow.py mix (N resting orders preloaded, then as many
 commands of the timed mix) is snapshotted as the matcher's checkpoint does
-(MatcherState.take_dirty_snapshots, once per dirty book) and read back as a restore does
-(decode_snapshot). The zlib-compressed JSON that restores still read is measured too,
-for comparison. Each figure is the mean of --repeat runs; the collector is off while
-timing. Prints a table and one JSON line.
+(MatcherState.take_dirty_snapshots, once per dirty book) and read back into a book as a
+restore does (MatcherState.restore). The zlib-compressed JSON that restores still read
+is measured too, for comparison. Each figure is the mean of --repeat runs; the collector
+is off while timing. Prints a table and one JSON line.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import msgspec
 
 from bench.flow import make_flow, spec
 from engine import snapshot
-from streams.matcher_state import MatcherState, decode_snapshot
+from streams.matcher_state import MatcherState
 
 
 def _mean_ms(work, repeat: int) -> float:
@@ -50,16 +50,17 @@ def run(orders: int, seed: int, repeat: int) -> dict:
                 "gate_marks": {}, "applied_offset": -1}
         return zlib.compress(msgspec.json.encode(data), 1)
 
+    def restored(blob: bytes) -> None:
+        MatcherState().restore(symbol_state.book.symbol, blob, 0)
+
     gc.disable()
     try:
         blob, old = written(), old_format()
         rows = {
             "LZ4 MessagePack (written)": (_mean_ms(written, repeat),
-                                          _mean_ms(lambda: decode_snapshot(blob), repeat),
-                                          len(blob)),
+                                          _mean_ms(lambda: restored(blob), repeat), len(blob)),
             "zlib JSON (read only)": (_mean_ms(old_format, repeat),
-                                      _mean_ms(lambda: decode_snapshot(old), repeat),
-                                      len(old)),
+                                      _mean_ms(lambda: restored(old), repeat), len(old)),
         }
     finally:
         gc.enable()

@@ -35,6 +35,8 @@ from engine.enums import ORDER_TYPES, SIDES, TIFS
 from engine.spec import SymbolSpec
 from schemas.records import AcceptedCancel, AcceptedOrder
 
+_LZ4_MAGIC = b"\x04\x22\x4d\x18"
+
 
 class RebuildError(RuntimeError):
     """A book could not be put back after a failed command: its state is lost."""
@@ -168,11 +170,13 @@ class MatcherState:
 
 
 def decode_snapshot(blob: bytes) -> dict:
-    """A book snapshot: LZ4-compressed MessagePack (a fifth of the CPU of zlib-compressed
-    JSON, for as many bytes), or zlib-compressed JSON as written before."""
-    if blob[:1] == b"\x78":  # zlib's header; an LZ4 frame starts 04 22 4d 18
+    """A book snapshot: LZ4-compressed MessagePack, or zlib-compressed JSON as written
+    before (bench.snapshot: a third of the CPU to write, for 15% more bytes)."""
+    if blob[:4] == _LZ4_MAGIC:
+        return msgspec.msgpack.decode(lz4.frame.decompress(blob))
+    if blob[:1] == b"\x78":  # zlib's header
         return msgspec.json.decode(zlib.decompress(blob))
-    return msgspec.msgpack.decode(lz4.frame.decompress(blob))
+    raise ValueError(f"not a book snapshot: starts {blob[:4].hex()}")
 
 
 def _rebuilt(state: SymbolState) -> Book:

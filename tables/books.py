@@ -1,6 +1,6 @@
 """The matcher's books, in a changelog-backed table (streams/matcher.py).
 
-One entry per book, `<orders partition>/<symbol>`: its snapshot
+One entry per book, `<orders partition>/<symbol>`: its compressed snapshot
 (streams/matcher_state.py), written to the changelog partition of the `orders` partition
 whose records made the book. One entry per partition, NUL `index:<partition>`: where the
 partition's books stand and the next offset to read, written after the books at each

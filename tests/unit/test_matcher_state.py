@@ -89,6 +89,17 @@ def test_an_old_snapshot_applied_offset_is_its_own_partitions():
     assert at(state, acme, new("s2", "SELL", 1, 10_000), 0, 0)
 
 
+def test_a_blob_in_neither_snapshot_format_is_refused_by_name():
+    written = MatcherState()
+    written.create(SPEC, 0).dirty = True
+    blob = written.take_dirty_snapshots()[0][2]
+    uncompressed = msgspec.msgpack.encode({"book": {}, "applied": {}, "gate_marks": {}})
+    for bad in (uncompressed, blob[4:], b""):
+        with pytest.raises(ValueError, match="not a book snapshot"):
+            MatcherState().restore("ACME", bad, 0)
+    assert MatcherState().restore("ACME", blob, 0).book.spec == SPEC
+
+
 # -- a command that raises inside the engine --------------------------------------------
 
 class Poison(RuntimeError):
