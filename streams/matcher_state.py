@@ -50,7 +50,9 @@ class SymbolState:
     gate_marks: dict[int, int] = field(default_factory=dict)  # gate partition -> offset
     dirty: bool = False
     base: bytes | None = None  # the last snapshot written or restored; None: a fresh book
-    since: list = field(default_factory=list)  # engine commands the book applied since
+    # the records whose commands the book applied since: kept as records, not engine
+    # commands, since records are not tracked by the collector and these live a second
+    since: list = field(default_factory=list)
 
 
 def to_command(record: AcceptedOrder | AcceptedCancel) -> NewOrder | Cancel:
@@ -118,7 +120,7 @@ class MatcherState:
         except Exception:
             state.book = _rebuilt(state)
             raise
-        state.since.append(command)
+        state.since.append(record)
         return events
 
     def take_dirty_snapshots(self) -> list[tuple[str, int, bytes]]:
@@ -180,7 +182,7 @@ def decode_snapshot(blob: bytes) -> dict:
 
 
 def _rebuilt(state: SymbolState) -> Book:
-    """The book from its last snapshot and the commands applied since (their events were
+    """The book from its last snapshot and the records applied since (their events were
     returned when they were applied; the same ones again are dropped)."""
     try:
         if state.base is None:
@@ -188,8 +190,8 @@ def _rebuilt(state: SymbolState) -> Book:
         else:
             data = decode_snapshot(state.base)
             book = snapshot.from_dict(data["book"], emit_levels=True)
-        for command in state.since:
-            book.apply(command)
+        for record in state.since:
+            book.apply(to_command(record))
     except Exception as exc:
         raise RebuildError(f"book {state.book.symbol} could not be rebuilt: {exc}") from exc
     return book
