@@ -8,7 +8,9 @@ broker and the output: the same `orders` records (bench.matcher_stage's, seeded)
 through `RecordMatcher` in batches of the stage's size, into an output that only counts,
 with the books snapshotted every CHECKPOINT_EVERY commands as the checkpoint would with
 a backlog. Time is this thread's CPU, so another process's load moves it less. Each run
-starts from empty books; the collector is tuned as in a stage process. Prints a line per
+starts from empty books; the collector is tuned as in a stage process (its generations
+carry over between runs, so a run may take an older generation's collection). Prints a
+line per
 run (with the collector's collections and their time), the median and best, and one
 JSON line.
 """
@@ -35,7 +37,7 @@ PARTITIONS = 4
 
 
 class CollectorClock:
-    """Collections by generation, and the time they took, while it is installed."""
+    """Collections by generation, and this thread's CPU time in them, while installed."""
 
     def __init__(self) -> None:
         self.collections = [0, 0, 0]
@@ -44,9 +46,9 @@ class CollectorClock:
 
     def __call__(self, phase: str, info: dict) -> None:
         if phase == "start":
-            self._started = time.perf_counter()
+            self._started = time.thread_time()
         else:
-            self.seconds += time.perf_counter() - self._started
+            self.seconds += time.thread_time() - self._started
             self.collections[info["generation"]] += 1
 
 
@@ -85,21 +87,24 @@ def run_once(symbols: list[str], events: list, commands: int) -> dict:
     apply_s = snapshot_s = 0.0
     since_snapshot = 0
     snapshot_bytes = 0
-    for start in range(0, len(events), MAX_BATCH):
-        began = time.thread_time()
-        with collector.paused():
-            decoded = matcher.decode(events[start:start + MAX_BATCH])
-            since_snapshot += matcher.apply(decoded, specs if start == 0 else {})
-            del decoded
-        applied = time.thread_time()
-        apply_s += applied - began
-        if since_snapshot >= CHECKPOINT_EVERY or start + MAX_BATCH >= len(events):
+    try:
+        for start in range(0, len(events), MAX_BATCH):
+            began = time.thread_time()
+            decoded = matcher.decode(events[start:start + MAX_BATCH])  # as the stage does
             with collector.paused():
-                snapshot_bytes += sum(len(blob) for _, _, blob in state.take_dirty_snapshots())
-            matcher.take_positions()
-            since_snapshot = 0
-            snapshot_s += time.thread_time() - applied
-    gc.callbacks.remove(clock)
+                since_snapshot += matcher.apply(decoded, specs)
+                del decoded
+            applied = time.thread_time()
+            apply_s += applied - began
+            if since_snapshot >= CHECKPOINT_EVERY or start + MAX_BATCH >= len(events):
+                with collector.paused():
+                    snapshot_bytes += sum(len(blob)
+                                          for _, _, blob in state.take_dirty_snapshots())
+                matcher.take_positions()
+                since_snapshot = 0
+                snapshot_s += time.thread_time() - applied
+    finally:
+        gc.callbacks.remove(clock)
     return {"cpu_us_per_command": (apply_s + snapshot_s) / commands * 1e6,
             "collections": clock.collections, "collector_ms": clock.seconds * 1e3,
             "apply_us": apply_s / commands * 1e6, "snapshot_us": snapshot_s / commands * 1e6,

@@ -50,9 +50,7 @@ class SymbolState:
     gate_marks: dict[int, int] = field(default_factory=dict)  # gate partition -> offset
     dirty: bool = False
     base: bytes | None = None  # the last snapshot written or restored; None: a fresh book
-    # the records whose commands the book applied since: kept as records, not engine
-    # commands, since records are not tracked by the collector and these live a second
-    since: list = field(default_factory=list)
+    since: list = field(default_factory=list)  # engine commands the book applied since
 
 
 def to_command(record: AcceptedOrder | AcceptedCancel) -> NewOrder | Cancel:
@@ -120,7 +118,7 @@ class MatcherState:
         except Exception:
             state.book = _rebuilt(state)
             raise
-        state.since.append(record)
+        state.since.append(command)
         return events
 
     def take_dirty_snapshots(self) -> list[tuple[str, int, bytes]]:
@@ -182,7 +180,7 @@ def decode_snapshot(blob: bytes) -> dict:
 
 
 def _rebuilt(state: SymbolState) -> Book:
-    """The book from its last snapshot and the records applied since (their events were
+    """The book from its last snapshot and the commands applied since (their events were
     returned when they were applied; the same ones again are dropped)."""
     try:
         if state.base is None:
@@ -190,8 +188,8 @@ def _rebuilt(state: SymbolState) -> Book:
         else:
             data = decode_snapshot(state.base)
             book = snapshot.from_dict(data["book"], emit_levels=True)
-        for record in state.since:
-            book.apply(to_command(record))
+        for command in state.since:
+            book.apply(command)
     except Exception as exc:
         raise RebuildError(f"book {state.book.symbol} could not be rebuilt: {exc}") from exc
     return book
