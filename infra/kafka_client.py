@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from infra.settings import Settings
 
+# librdkafka (2.16) forgets a partition's leader when a produce or fetch response names
+# none, as a broker shutting down answers (leader -1, "new leader-1 not found in cache"),
+# and learns it again only at a full metadata refresh: every 5 minutes by default, so a
+# producer to a restarted broker delivered nothing for minutes. Every 10 s instead.
+METADATA_REFRESH = {"topic.metadata.refresh.interval.ms": 10_000}
+
 
 def producer_config(settings: Settings, **extra) -> dict:
     # murmur2 is the partitioner of the Java client and of aiokafka (the Faust workers):
     # with librdkafka's default (CRC32) the same key would land on another partition
     return {"bootstrap.servers": settings.kafka_bootstrap, "partitioner": "murmur2_random",
-            "linger.ms": 1, "enable.idempotence": True, **extra}
+            "linger.ms": 1, "enable.idempotence": True, **METADATA_REFRESH, **extra}
 
 
 def murmur2(data: bytes) -> int:

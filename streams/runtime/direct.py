@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from infra.kafka_client import METADATA_REFRESH
 from infra.settings import Settings
 from streams.runtime.progress import FetchedEvent, FetchedMessage
 from streams.runtime.readiness import signal_ready
@@ -58,6 +59,7 @@ class DirectStage:
             # one (at 5 ms the idle gate cost the broker 200 requests/s)
             "fetch.wait.max.ms": FETCH_WAIT_MS,
             "on_commit": self._committed,
+            **METADATA_REFRESH,
         })
 
     async def run(self) -> None:
