@@ -10,12 +10,12 @@ nor a producer limits it.
 Set-up (like bench.load: the default services, a namespace and database of its own):
 accounts funded with cash and every symbol's shares (adjustment rows, so reconcile's
 conservation holds), then the resting orders the trades fill, written directly into
-`orders` with their reservations (accounts' reserved cash, holdings' reserved shares),
-all with COPY, then ANALYZE. Per symbol a seeded sequence of trades: an aggressor order
-takes 1-3 maker orders at their prices (it reserved at its limit, 0-5 ticks through the
-worst of them: price improvement goes back to the buyer); a third of the makers have a
-remainder left open, and a CANCELLED order event (the matcher's) releases a quarter of
-those. Accounts uniform.
+`orders` with their reservations (accounts' reserved cash, holdings' reserved shares and
+open buys), all with COPY, then ANALYZE. Per symbol a seeded sequence of trades: an
+aggressor order takes 1-3 maker orders at their prices (it reserved at its limit, 0-5
+ticks through the worst of them: price improvement goes back to the buyer); a third of
+the makers have a remainder left open, and a CANCELLED order event (the matcher's)
+releases a quarter of those. Accounts uniform.
 
 Measured: from the stage's Ready line (the whole input waiting) to the moment the last
 trade of every symbol is seen committed (`symbols.last_trade_seq`, every 10 ms): trades /
@@ -130,9 +130,11 @@ def _seed(url: str, accounts: list[str], symbols: list[tuple[str, int]], work: W
     """Balances, holdings and resting orders with their reservations, by COPY."""
     reserved_cash = dict.fromkeys(accounts, 0)
     reserved_shares: dict[tuple[str, str], int] = {}
+    open_buys: dict[tuple[str, str], int] = {}
     for o in work.orders:
         if o.side == "BUY":
             reserved_cash[o.account] += o.price * o.quantity
+            open_buys[(o.account, o.symbol)] = open_buys.get((o.account, o.symbol), 0) + o.quantity
         else:
             key = (o.account, o.symbol)
             reserved_shares[key] = reserved_shares.get(key, 0) + o.quantity
@@ -144,12 +146,13 @@ def _seed(url: str, accounts: list[str], symbols: list[tuple[str, int]], work: W
         with cur.copy("COPY accounts (account_id, name, cash, reserved_cash) FROM STDIN") as copy:
             for acc in accounts:
                 copy.write_row((acc, "bench", CASH_EACH - reserved_cash[acc], reserved_cash[acc]))
-        with cur.copy("COPY holdings (account_id, symbol, quantity, reserved_quantity) "
-                      "FROM STDIN") as copy:
+        with cur.copy("COPY holdings (account_id, symbol, quantity, reserved_quantity, "
+                      "open_buy_quantity) FROM STDIN") as copy:
             for acc in accounts:
                 for sym, _ in symbols:
                     held = reserved_shares.get((acc, sym), 0)
-                    copy.write_row((acc, sym, SHARES_EACH - held, held))
+                    copy.write_row((acc, sym, SHARES_EACH - held, held,
+                                    open_buys.get((acc, sym), 0)))
         with cur.copy("COPY adjustments (account_id, asset, amount, reference, note) "
                       "FROM STDIN") as copy:
             for acc in accounts:

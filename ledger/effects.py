@@ -33,6 +33,7 @@ class HoldingState:
     quantity: int
     reserved_quantity: int
     cost_basis: int = 0
+    open_buys: int = 0  # what the account's open buy orders of the symbol may still buy
 
 
 @dataclass(slots=True)
@@ -90,6 +91,7 @@ def settle(trades: Iterable[Trade], accounts: dict[str, AccountState],
         sold.reserved_quantity -= t.quantity
         bought.quantity += t.quantity
         bought.cost_basis += cost
+        bought.open_buys -= t.quantity
         buy.filled += t.quantity
         buy.reserved_cash -= held_for_it
         sell.filled += t.quantity
@@ -120,22 +122,23 @@ def release(events: dict[str, OrderEvent], accounts: dict[str, AccountState],
         if remaining <= 0 or remaining > order.quantity - order.filled:
             raise SettlementError(f"order {order_id}: cannot release {remaining} of "
                                   f"{order.quantity} with {order.filled} filled")
+        key = (order.account_id, order.symbol)
+        holding = holdings.get(key)
+        if holding is None:  # the gate makes a buyer's holding with its first buy
+            raise SettlementError(f"order {order_id}: its account has no {order.symbol} holding")
         if order.side == "BUY":
             amount = remaining * order.price
             account = accounts[order.account_id]  # locked as the order's owner
             account.reserved_cash -= amount
             account.cash += amount
             order.reserved_cash -= amount
+            holding.open_buys -= remaining
             changed.accounts.add(order.account_id)
         else:
-            key = (order.account_id, order.symbol)
-            holding = holdings.get(key)
-            if holding is None:
-                raise SettlementError(f"order {order_id}: its seller holds no {order.symbol}")
             holding.reserved_quantity -= remaining
             holding.quantity += remaining
             order.reserved_quantity -= remaining
-            changed.holdings.add(key)
+        changed.holdings.add(key)
         order.cancelled = remaining
         order.status = transition(order.status, order_status(order.quantity, order.filled,
                                                              remaining, rejected))

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from ledger.pg import Conn, Pending, send
-from ledger.tables import OPEN_STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,17 +34,6 @@ class OrderRow:
     reserved_quantity: int = 0
 
 
-# One index probe per (account, symbol) on the partial index orders_open_buys (its
-# predicate spelled as here, so the planner can use it): a few ms per 1,000 keys however
-# many orders there are, and no plan for stale statistics to get wrong (a join planned
-# for one open order scanned every one for each key: ~1 s a batch under load).
-_OPEN_BUYS = (
-    "SELECT k.a, k.s, b.q FROM unnest(%b::text[], %b::text[]) AS k(a, s) CROSS JOIN LATERAL "
-    "(SELECT sum(o.quantity - o.filled_quantity - o.cancelled_quantity) AS q FROM orders o "
-    "WHERE o.account_id = k.a AND o.symbol = k.s AND o.side = 'BUY' "
-    "AND o.status IN " + OPEN_STATUSES + ") b "
-    "WHERE b.q IS NOT NULL")
-
 # OrderRow's fields, with their column types
 _ORDER_COLUMNS = (("order_id", "text"), ("account_id", "text"), ("symbol", "text"),
                   ("side", "text"), ("order_type", "text"), ("tif", "text"),
@@ -65,14 +53,6 @@ _INSERT_ORDERS = (
     "SELECT *, created_ms FROM unnest("
     + ", ".join(f"%b::{t}[]" for _, t in _ORDER_COLUMNS)
     + ") AS v(" + ", ".join(c for c, _ in _ORDER_COLUMNS) + ")")
-
-
-async def open_buy_quantities(conn: Conn, keys: set[tuple[str, str]]
-                              ) -> Pending[dict[tuple[str, str], int]]:
-    """(account, symbol) -> quantity its open buy orders may still buy."""
-    ordered = sorted(keys)
-    return await send(conn, _OPEN_BUYS, ([k[0] for k in ordered], [k[1] for k in ordered]),
-                      lambda rows: {(r[0], r[1]): int(r[2]) for r in rows}, when=bool(ordered))
 
 
 async def find_orders(conn: Conn, ids: set[str]) -> Pending[dict[str, OrderRow]]:

@@ -20,7 +20,8 @@ _LOCK_ACCOUNTS = ("SELECT account_id, cash, reserved_cash FROM accounts "
                   "WHERE account_id = ANY(%b::text[]) ORDER BY account_id FOR UPDATE")
 
 _LOCK_HOLDINGS = (
-    "SELECT h.account_id, h.symbol, h.quantity, h.reserved_quantity, h.cost_basis "
+    "SELECT h.account_id, h.symbol, h.quantity, h.reserved_quantity, h.cost_basis, "
+    "h.open_buy_quantity "
     "FROM holdings h JOIN unnest(%b::text[], %b::text[]) AS k(a, s) "
     "ON h.account_id = k.a AND h.symbol = k.s "
     "ORDER BY h.account_id, h.symbol FOR UPDATE OF h")
@@ -31,13 +32,15 @@ _WRITE_ACCOUNTS = (
     "WHERE a.account_id = v.id")
 
 _INSERT_HOLDINGS = (
-    "INSERT INTO holdings (account_id, symbol, quantity, reserved_quantity, cost_basis) "
-    "SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::bigint[])")
+    "INSERT INTO holdings (account_id, symbol, quantity, reserved_quantity, cost_basis, "
+    "open_buy_quantity) SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], "
+    "%b::bigint[], %b::bigint[], %b::bigint[])")
 
 _WRITE_HOLDINGS = (
-    "UPDATE holdings h SET quantity = v.q, reserved_quantity = v.r, cost_basis = v.c "
-    "FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::bigint[]) "
-    "AS v(a, s, q, r, c) WHERE h.account_id = v.a AND h.symbol = v.s")
+    "UPDATE holdings h SET quantity = v.q, reserved_quantity = v.r, cost_basis = v.c, "
+    "open_buy_quantity = v.b "
+    "FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::bigint[], "
+    "%b::bigint[]) AS v(a, s, q, r, c, b) WHERE h.account_id = v.a AND h.symbol = v.s")
 
 
 def accounts_of(rows: list[tuple]) -> dict[str, AccountState]:
@@ -46,8 +49,8 @@ def accounts_of(rows: list[tuple]) -> dict[str, AccountState]:
 
 
 def holdings_of(rows: list[tuple]) -> dict[tuple[str, str], HoldingState]:
-    """(account_id, symbol, quantity, reserved_quantity, cost_basis) rows."""
-    return {(r[0], r[1]): HoldingState(r[2], r[3], r[4]) for r in rows}
+    """(account_id, symbol, quantity, reserved_quantity, cost_basis, open_buy_quantity) rows."""
+    return {(r[0], r[1]): HoldingState(r[2], r[3], r[4], r[5]) for r in rows}
 
 
 async def lock_accounts(conn: Conn, ids: Iterable[str]) -> Pending[dict[str, AccountState]]:
@@ -82,4 +85,4 @@ async def write_holdings(conn: Conn, holdings: dict[tuple[str, str], HoldingStat
         await conn.execute(_INSERT_HOLDINGS if new else _WRITE_HOLDINGS, (
             texts([k[0] for k in ordered]), texts([k[1] for k in ordered]),
             int8s([h.quantity for h in states]), int8s([h.reserved_quantity for h in states]),
-            int8s([h.cost_basis for h in states])))
+            int8s([h.cost_basis for h in states]), int8s([h.open_buys for h in states])))

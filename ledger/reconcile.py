@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 
 from engine.status import OrderStatus, order_status
 from infra.kafka_client import partition_for
+from ledger.tables import OPEN_STATUSES
 from schemas.codec import TRADE, DecodeError
 from schemas.records import Trade
 
@@ -83,6 +84,16 @@ def _reservations(q) -> Check:
           ON o.account_id = h.account_id AND o.symbol = h.symbol AND o.side = 'SELL'
         GROUP BY h.account_id, h.symbol, h.reserved_quantity
         HAVING h.reserved_quantity <> coalesce(sum(o.reserved_quantity), 0)""")]
+    problems += [f"holding {r[0]}/{r[1]} counts {r[2]} shares of open buys, its open buy "
+                 f"orders {r[3]}" for r in q("""
+        SELECT coalesce(h.account_id, b.account_id), coalesce(h.symbol, b.symbol),
+               h.open_buy_quantity, coalesce(b.q, 0)
+        FROM holdings h FULL JOIN (
+            SELECT account_id, symbol, sum(quantity - filled_quantity - cancelled_quantity) AS q
+            FROM orders WHERE side = 'BUY' AND status IN """ + OPEN_STATUSES + """
+            GROUP BY account_id, symbol) b
+          ON b.account_id = h.account_id AND b.symbol = h.symbol
+        WHERE h.open_buy_quantity IS DISTINCT FROM coalesce(b.q, 0)""")]
     problems += [f"order {r[0]} ({r[1]}) holds {r[2]} cash and {r[3]} shares, "
                  f"can still spend {r[4]}" for r in q("""
         SELECT order_id, status, reserved_cash, reserved_quantity, expected FROM (

@@ -19,7 +19,7 @@ cancelled_quantity is set once).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from engine.enums import Reject
@@ -52,12 +52,11 @@ _LOCK_ACCOUNTS = (
     "(SELECT unnest(%b::text[]) UNION SELECT account_id FROM orders "
     "WHERE order_id = ANY(%b::text[])) ORDER BY account_id FOR UPDATE OF accounts")
 
-# the trades' holdings and those of the sell orders released, likewise
+# the trades' holdings and those of the orders released, likewise
 _LOCK_HOLDINGS = (
-    "SELECT account_id, symbol, quantity, reserved_quantity, cost_basis FROM holdings "
-    "WHERE (account_id, symbol) IN (SELECT * FROM unnest(%b::text[], %b::text[]) "
-    "UNION SELECT account_id, symbol FROM orders "
-    "WHERE order_id = ANY(%b::text[]) AND side = 'SELL') "
+    "SELECT account_id, symbol, quantity, reserved_quantity, cost_basis, open_buy_quantity "
+    "FROM holdings WHERE (account_id, symbol) IN (SELECT * FROM unnest(%b::text[], %b::text[]) "
+    "UNION SELECT account_id, symbol FROM orders WHERE order_id = ANY(%b::text[])) "
     "ORDER BY account_id, symbol FOR UPDATE OF holdings")
 
 _WRITE_ORDERS = (
@@ -142,9 +141,9 @@ async def _settle(conn: Conn, trades: Sequence[Trade],
     new_ids = await inserted.result()
     if applied is None or len(new_ids) < len(unique):  # only the new ones, on the rows
         applied = _apply([t for t in unique if t.trade_id in new_ids], *rows)
-    accounts, holdings, orders, changed, made = applied
+    accounts, holdings, orders, changed = applied
     released = effects.release(wanted, accounts, holdings, orders)
-    await _write(conn, accounts, holdings, orders, changed.merge(released), made)
+    await _write(conn, accounts, holdings, orders, changed.merge(released))
     if changed.last_trade:
         symbols = sorted(changed.last_trade)
         await conn.execute(_WRITE_LAST_TRADES, (
@@ -155,14 +154,10 @@ async def _settle(conn: Conn, trades: Sequence[Trade],
 
 def _apply(new: list[Trade], account_rows: list[tuple], holding_rows: list[tuple],
            order_rows: list[tuple]) -> tuple:
-    """The new trades applied to the locked rows: their states, the changes and the
-    holdings the trades make."""
+    """The new trades applied to the locked rows: their states and the changes."""
     accounts, holdings = accounts_of(account_rows), holdings_of(holding_rows)
     orders = {r[0]: OrderState(*r) for r in order_rows}
-    # a buyer's first trade in a symbol makes its holding (inserted with the writes)
-    made = {(t.buyer, t.symbol) for t in new if t.buyer in accounts} - holdings.keys()
-    holdings.update((k, HoldingState(0, 0)) for k in made)
-    return accounts, holdings, orders, effects.settle(new, accounts, holdings, orders), made
+    return accounts, holdings, orders, effects.settle(new, accounts, holdings, orders)
 
 
 async def apply_halts(conn: Conn, halts: Sequence[Halt]) -> None:
@@ -192,12 +187,10 @@ async def _insert(conn: Conn, columns: tuple) -> Pending[set[str]]:
 
 async def _write(conn: Conn, accounts: dict[str, AccountState],
                  holdings: dict[tuple[str, str], HoldingState], orders: dict[str, OrderState],
-                 changed: effects.Changed, made: Set[tuple[str, str]] = frozenset()) -> None:
-    """The changed rows, one statement per table (holdings: and one for those made), in
-    lock order."""
+                 changed: effects.Changed) -> None:
+    """The changed rows, one statement per table, in lock order."""
     await write_accounts(conn, accounts, changed.accounts)
-    await write_holdings(conn, holdings, changed.holdings & made, new=True)
-    await write_holdings(conn, holdings, changed.holdings - made)
+    await write_holdings(conn, holdings, changed.holdings)
     if changed.orders:
         rows = [orders[k] for k in sorted(changed.orders)]
         await conn.execute(_WRITE_ORDERS, (

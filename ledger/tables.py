@@ -83,9 +83,13 @@ holdings = Table(
     Column("reserved_quantity", BigInteger, nullable=False, server_default="0"),
     # total cents paid for the position (quantity + reserved_quantity); average = cost // position
     Column("cost_basis", BigInteger, nullable=False, server_default="0"),
+    # what the account's open buy orders of the symbol may still buy: the position limit's
+    # part for them, kept by the gate (each accepted buy) and settlement (fills, releases)
+    Column("open_buy_quantity", BigInteger, nullable=False, server_default="0"),
     CheckConstraint("quantity >= 0", name="quantity_not_negative"),
     CheckConstraint("reserved_quantity >= 0", name="reserved_quantity_not_negative"),
     CheckConstraint("cost_basis >= 0", name="cost_basis_not_negative"),
+    CheckConstraint("open_buy_quantity >= 0", name="open_buy_quantity_not_negative"),
 )
 
 orders = Table(
@@ -119,9 +123,6 @@ orders = Table(
     CheckConstraint("reserved_cash >= 0", name="order_reserved_cash_not_negative"),
     CheckConstraint("reserved_quantity >= 0", name="order_reserved_quantity_not_negative"),
     Index("orders_by_account", "account_id", "created_ms"),
-    # the gate's position limit: what an account's open buys of a symbol may still buy
-    Index("orders_open_buys", "account_id", "symbol",
-          postgresql_where=text("side = 'BUY' AND status IN " + OPEN_STATUSES)),
 )
 
 trades = Table(

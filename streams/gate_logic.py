@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from engine.enums import OrderType, Reject, Side
 from engine.status import CANCEL_REJECTED, OPEN, OrderStatus
 from ledger import gate_store as store
+from ledger.effects import HoldingState
 from ledger.locks import lock_accounts, lock_holdings, write_accounts, write_holdings
 from ledger.pg import Conn
 from ledger.specs import load_all_specs
@@ -78,14 +79,12 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
     locked_accounts = await lock_accounts(conn, {d.account for d in new_orders})
     found = await store.find_orders(conn, {d.order_id for d in sane})
     locked_holdings = await lock_holdings(conn, keys)
-    buys = await store.open_buy_quantities(
-        conn, {(d.account, d.symbol) for d in new_orders if d.side == Side.BUY} & keys)
     specs = await load_all_specs(conn)
     accounts, existing = await locked_accounts.result(), await found.result()
-    holdings, open_buys = await locked_holdings.result(), await buys.result()
-    symbols = await specs.result()
+    holdings, symbols = await locked_holdings.result(), await specs.result()
     touched_accounts: set[str] = set()
     touched_holdings: set[tuple[str, str]] = set()
+    made_holdings: set[tuple[str, str]] = set()  # a buyer's first holding of the symbol
     rows: list[store.OrderRow] = []
     seen: dict[str, store.OrderRow] = dict(existing)
 
@@ -112,10 +111,10 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
             if request.order_type == OrderType.MARKET:
                 price = market_collar(request.side, rules.market_price, rules.tick_size)
             if request.side == Side.BUY:
-                holding = holdings.get(key)
-                held = holding.quantity + holding.reserved_quantity if holding else 0
+                holding = holdings.get(key) or HoldingState(0, 0)
                 need = request.quantity * price
-                if not within_position_limit(held, open_buys.get(key, 0), request.quantity,
+                if not within_position_limit(holding.quantity + holding.reserved_quantity,
+                                             holding.open_buys, request.quantity,
                                              rules.shares_outstanding):
                     reason = Reject.POSITION_LIMIT
                 elif account.cash < need:
@@ -124,8 +123,12 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
                     account.cash -= need
                     account.reserved_cash += need
                     reserved_cash = need
-                    open_buys[key] = open_buys.get(key, 0) + request.quantity
+                    holding.open_buys += request.quantity
+                    if key not in holdings:
+                        holdings[key] = holding
+                        made_holdings.add(key)
                     touched_accounts.add(request.account)
+                    touched_holdings.add(key)
             else:
                 holding = holdings.get(key)
                 if holding is None or holding.quantity < request.quantity:
@@ -148,7 +151,8 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
     # sent with the COMMIT; an order id another gate recorded since find_orders (the
     # accounts differ, so no lock was shared) fails the insert: the batch runs again
     await write_accounts(conn, accounts, touched_accounts)
-    await write_holdings(conn, holdings, touched_holdings)
+    await write_holdings(conn, holdings, made_holdings, new=True)
+    await write_holdings(conn, holdings, touched_holdings - made_holdings)
     await store.insert_orders(conn, rows)
     return out
 

@@ -283,24 +283,50 @@ def test_settlement_never_holds_a_later_account_while_it_waits_for_an_earlier_on
         ("amy", 0), ("bob", 0), ("cat", 0)]
 
 
-def test_the_open_buys_look_up_probes_its_partial_index(platform):
-    """The gate's position-limit look-up spells the index's predicate (ledger/tables.py
-    orders_open_buys): with another set of statuses the planner could not use it, and
-    each gate batch would scan every open order again."""
-    from ledger.gate_store import _OPEN_BUYS
-
+def test_the_holding_counts_open_buys_and_settlement_updates_orders_in_place(platform):
+    """The position limit's open buys are the holding's open_buy_quantity: the gate adds
+    each accepted buy (making the holding with the first), settlement takes off each fill
+    and each released remainder. No index names an order's status, so settlement's orders
+    update is HOT (ledger/tables.py, migration 0013)."""
     p = platform
-    p.symbol("ACME", reference_price=10_000)
-    p.account("bob", cash=1_000_000)
+    p.symbol("ACME", reference_price=10_000, shares_outstanding=1_000)  # 5%: 50 shares
+    p.account("alice", ACME=100)
+    p.account("bob", cash=100_000_000)
+    open_buys = "SELECT open_buy_quantity FROM holdings WHERE account_id = 'bob'"
 
     async def run():
-        async with await psycopg.AsyncConnection.connect(
-                p.settings.database_url.replace("+psycopg", "")) as conn:
-            await conn.execute("SET enable_seqscan = off")
-            cur = await conn.execute("EXPLAIN " + _OPEN_BUYS, (["bob"], ["ACME"]), binary=True)
-            return "\n".join(row[0] for row in await cur.fetchall())
+        db = Database(p.settings.database_url)
+        try:
+            async with db.connection() as conn:
+                out = await atomically(conn, lambda c: process_batch(c, TOPIC, [
+                    _request("b1", "bob", "BUY", 30, 1), _request("b2", "bob", "BUY", 20, 2),
+                    _request("b3", "bob", "BUY", 1, 3), _request("s1", "alice", "SELL", 40, 4)],
+                    1))
+                assert (out.accepted, out.rejected) == (3, {"POSITION_LIMIT": 1})
+                assert p.scalar(open_buys) == 50
 
-    assert "orders_open_buys" in asyncio.run(run())
+                async def settle_and_count(c: Conn):
+                    settled = await settle(c, [_trade(1, 25)], [OrderEvent(
+                        order_id="b2", account="bob", symbol="ACME", status="CANCELLED", ts=2,
+                        remaining_quantity=20, seq=2)])
+                    cur = await c.execute("SELECT n_tup_upd, n_tup_hot_upd "
+                                          "FROM pg_stat_xact_user_tables WHERE relname = 'orders'")
+                    return settled, await cur.fetchone()
+                settled, (updated, hot) = await atomically(conn, settle_and_count)
+                assert settled == Settled(trades=1, released=1)
+                assert (updated, hot) == (3, 3)
+                # 25 held and 5 still open: 20 more may be bought, not 21
+                out = await atomically(conn, lambda c: process_batch(c, TOPIC, [
+                    _request("b4", "bob", "BUY", 21, 5), _request("b5", "bob", "BUY", 20, 6)], 2))
+                assert (out.accepted, out.rejected) == (1, {"POSITION_LIMIT": 1})
+        finally:
+            await db.close()
+
+    asyncio.run(run())
+    assert p.scalar(open_buys) == 25
+    p.send("trades", b"ACME", _trade(1, 25))
+    p.flush()
+    p.assert_reconciled(wait=0)
 
 
 def test_a_stage_looks_rows_up_by_key_after_planning_on_an_empty_table(platform):

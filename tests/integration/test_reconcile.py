@@ -40,6 +40,11 @@ def test_each_invariant_breach_is_reported(platform):
     assert list(failed(p)) == ["reserved == what open orders can still spend"]
     execute(p, "UPDATE holdings SET quantity = quantity + 2, reserved_quantity = 0")
 
+    execute(p, "UPDATE holdings SET open_buy_quantity = 3")  # no open buy order
+    assert failed(p) == {"reserved == what open orders can still spend":
+                         "holding alice/ACME counts 3 shares of open buys, its open buy orders 0"}
+    execute(p, "UPDATE holdings SET open_buy_quantity = 0")
+
     execute(p, "INSERT INTO orders (order_id, account_id, symbol, side, order_type, tif, "
                "quantity, price, filled_quantity, status) VALUES "
                "('o1', 'bob', 'ACME', 'BUY', 'LIMIT', 'GTC', 5, 10000, 3, 'PARTIALLY_FILLED')")

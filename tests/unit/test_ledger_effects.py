@@ -40,13 +40,14 @@ def test_two_sales_in_one_batch_each_take_their_floored_share_of_the_cost():
     leaves 10 - 10*1//4 = 8, the second 8 - 8*1//3 = 6. (Selling 2 of 4 at once would
     leave 10 - 10*2//4 = 5: the rule is per trade, in seq order, whatever the batch.)"""
     accounts = {"alice": AccountState(0, 0), "bob": AccountState(1_000, 10)}
-    holdings = {("alice", "ACME"): HoldingState(2, 2, 10), ("bob", "ACME"): HoldingState(0, 0)}
+    holdings = {("alice", "ACME"): HoldingState(2, 2, 10),
+                ("bob", "ACME"): HoldingState(0, 0, 0, open_buys=2)}
     orders = {"s": order("s", "alice", "SELL", 2, 4), "b": order("b", "bob", "BUY", 2, 5)}
     changed = settle([trade(1, "b", "s", 1, 4), trade(2, "b", "s", 1, 4)],
                      accounts, holdings, orders)
 
     assert holdings[("alice", "ACME")] == HoldingState(2, 0, 6)
-    assert holdings[("bob", "ACME")] == HoldingState(2, 0, 8)  # paid 4 + 4
+    assert holdings[("bob", "ACME")] == HoldingState(2, 0, 8, open_buys=0)  # paid 4 + 4
     # bob reserved 2 x 5 at his limit, paid 2 x 4: the improvement comes back
     assert accounts["bob"] == AccountState(1_000 + 2, 0)
     assert accounts["alice"] == AccountState(8, 0)
@@ -71,7 +72,8 @@ def test_a_trade_naming_what_the_ledger_lacks_is_refused():
 
 def test_release_gives_back_the_remainder_once():
     accounts = {"bob": AccountState(0, 300)}
-    holdings = {("alice", "ACME"): HoldingState(0, 7, 70)}
+    holdings = {("alice", "ACME"): HoldingState(0, 7, 70),
+                ("bob", "ACME"): HoldingState(0, 0, 0, open_buys=6)}
     orders = {"b": order("b", "bob", "BUY", 10, 50, filled=4),  # 6 x 50 still reserved
               "s": order("s", "alice", "SELL", 7, 90)}
     events = {"b": OrderEvent(order_id="b", account="bob", symbol="ACME", status="CANCELLED",
@@ -82,6 +84,7 @@ def test_release_gives_back_the_remainder_once():
 
     assert accounts["bob"] == AccountState(300, 0)
     assert holdings[("alice", "ACME")] == HoldingState(7, 0, 70)
+    assert holdings[("bob", "ACME")] == HoldingState(0, 0, 0, open_buys=0)
     assert (orders["b"].cancelled, orders["b"].status, orders["b"].reserved_cash) == (
         6, "CANCELLED", 0)
     assert (orders["s"].cancelled, orders["s"].status, orders["s"].reject_reason) == (
@@ -116,6 +119,8 @@ def ledgers_and_trades(draw):
     for o in orders.values():
         accounts[o.account_id].reserved_cash += o.reserved_cash
         holdings[(o.account_id, "ACME")].reserved_quantity += o.reserved_quantity
+        if o.side == "BUY":
+            holdings[(o.account_id, "ACME")].open_buys += o.quantity
     left = {k: o.quantity for k, o in orders.items()}
     trades = []
     for seq in range(1, draw(st.integers(1, 25)) + 1):
@@ -155,6 +160,9 @@ def test_a_batch_settles_exactly_as_its_trades_one_at_a_time(case):
         assert o.reserved_cash >= 0 and o.reserved_quantity >= 0
         assert o.status == ("FILLED" if o.filled == o.quantity
                             else "PARTIALLY_FILLED" if o.filled else "ACCEPTED")
+    for (account, _), h in whole[1].items():  # what the account's buys may still buy
+        assert h.open_buys == sum(o.quantity - o.filled for o in whole[2].values()
+                                  if o.account_id == account and o.side == "BUY")
 
 
 # -- halts ---------------------------------------------------------------------------------
