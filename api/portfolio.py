@@ -11,7 +11,8 @@ from ledger.tables import accounts, holdings, symbols, trades
 
 
 async def portfolio(request):
-    """Cash and holdings valued at the last price.
+    """Cash and holdings valued at the last price (a holding with no shares, sold out or
+    only counting open buys, is not listed).
     ---
     summary: The caller's portfolio (money as integer cents and decimal strings)
     responses:
@@ -25,7 +26,9 @@ async def portfolio(request):
             select(holdings.c.symbol, holdings.c.quantity, holdings.c.reserved_quantity,
                    holdings.c.cost_basis, symbols.c.last_price, symbols.c.reference_price)
             .join(symbols, symbols.c.symbol == holdings.c.symbol)
-            .where(holdings.c.account_id == account).order_by(holdings.c.symbol))).all()
+            .where(holdings.c.account_id == account,
+                   holdings.c.quantity + holdings.c.reserved_quantity > 0)
+            .order_by(holdings.c.symbol))).all()
     positions = [holding_view(r) for r in rows]
     value = sum(p["market_value"]["cents"] for p in positions)
     cost = sum(p["cost_basis"]["cents"] for p in positions)

@@ -17,7 +17,11 @@ def _seed(p) -> None:
     p.account("alice", cash=500_000)
     p.account("bob", cash=7_00, ACME=50)
     p.account("carol", ACME=50)
+    p.symbol("BOLT", reference_price=5_000)
     with p.db.begin() as conn:
+        # a holding with no shares, only open buys counted: not a position to list
+        conn.execute(text("INSERT INTO holdings (account_id, symbol, open_buy_quantity) "
+                          "VALUES ('bob', 'BOLT', 10)"))
         for oid, acct, side, status in ORDERS:
             conn.execute(text(
                 "INSERT INTO orders (order_id, account_id, symbol, side, order_type, tif, "
@@ -96,7 +100,7 @@ def test_no_endpoint_reaches_another_accounts_data(platform, api):  # noqa: F811
     assert p.scalar("SELECT cash FROM accounts WHERE account_id='alice'") == 500_000
     assert p.scalar("SELECT cash FROM accounts WHERE account_id='bob'") == 700
     assert p.scalar("SELECT count(*) FROM accounts") == 3
-    assert p.scalar("SELECT count(*) FROM symbols") == 1
+    assert p.scalar("SELECT count(*) FROM symbols") == 2
     assert p.scalar("SELECT count(*) FROM adjustments WHERE reference LIKE 'api:%'") == 0
     assert 'matchstream_api_cancels_total 0.0' in api.get("/metrics").text or \
         p.scalar("SELECT count(*) FROM orders WHERE status='CANCELLED'") == 0
