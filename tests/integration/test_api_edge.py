@@ -32,14 +32,16 @@ def _threads() -> int:
 def test_a_burst_of_health_calls_makes_one_check_and_no_threads(api):  # noqa: F811
     assert api.get("/health").json()["status"] == "ok"
     before, checks = _threads(), api.app.state.health.checks
-    with ThreadPoolExecutor(10) as pool:
+    callers = 10
+    with ThreadPoolExecutor(callers) as pool:
         answers = list(pool.map(lambda _: api.get("/health").status_code, range(300)))
     assert answers == [200] * 300
     # a check per second at most, however many callers (the burst takes about a second)
     assert api.app.state.health.checks - checks <= 3
-    # a thread per call would be hundreds; lazily started pool threads (the loop's
-    # executor, the test client's portal) may add a few on a busy machine
-    assert _threads() <= before + 3
+    # a thread per call would be hundreds; pools started lazily (the loop's executor, the
+    # test client's portal) grow with the callers at once, not with the calls: a busy
+    # machine has seen 4 more threads
+    assert _threads() <= before + callers
 
 
 def test_an_order_id_outside_the_charset_is_refused_before_anything_is_stored(platform, api):  # noqa: F811
