@@ -281,7 +281,8 @@ def _summary(engine, sim: Simulator, tape: Tape) -> None:
             "WHERE account_id = ANY(:t) ORDER BY account_id"), {"t": TRADERS}).all()
         held = conn.execute(text(
             "SELECT account_id, symbol, quantity, reserved_quantity FROM holdings "
-            "WHERE account_id = ANY(:t) ORDER BY symbol"), {"t": TRADERS}).all()
+            "WHERE account_id = ANY(:t) AND quantity + reserved_quantity > 0 "
+            "ORDER BY symbol"), {"t": TRADERS}).all()
         last = dict(conn.execute(text(
             "SELECT symbol, coalesce(last_price, reference_price) FROM symbols "
             "WHERE symbol = ANY(:s)"), {"s": list(SYMBOLS)}).all())
