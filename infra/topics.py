@@ -24,7 +24,8 @@ class TopicSpec:
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("order-requests", "account", purpose="NewOrder / CancelOrder from clients"),
-    TopicSpec("orders", "symbol", purpose="accepted orders and cancels, gate -> matcher"),
+    TopicSpec("orders", "symbol", purpose="accepted orders and cancels, gate -> matcher "
+              "(internal)", max_message_bytes=4 * 1024 * 1024),  # schemas/codec.py ORDER_BATCH
     TopicSpec("order-events", "account", purpose="accepted, rejected, filled, cancelled"),
     TopicSpec("trades", "symbol", purpose="every execution, settled in PostgreSQL"),
     TopicSpec("quotes", "symbol", cleanup="compact,delete", purpose="best bid/ask and last"),
