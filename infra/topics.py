@@ -24,8 +24,10 @@ class TopicSpec:
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("order-requests", "account", purpose="NewOrder / CancelOrder from clients"),
+    # a gate batch's record may pass a broker's 1 MB default; the matcher dead-letters
+    # one over its decoder's limit (schemas/codec.py ORDER_BATCH)
     TopicSpec("orders", "symbol", purpose="accepted orders and cancels, gate -> matcher "
-              "(internal)", max_message_bytes=4 * 1024 * 1024),  # schemas/codec.py ORDER_BATCH
+              "(internal)", max_message_bytes=64 * 1024 * 1024),
     TopicSpec("order-events", "account", purpose="accepted, rejected, filled, cancelled"),
     TopicSpec("trades", "symbol", purpose="every execution, settled in PostgreSQL"),
     TopicSpec("quotes", "symbol", cleanup="compact,delete", purpose="best bid/ask and last"),
