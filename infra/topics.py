@@ -1,11 +1,18 @@
-"""Every topic of the platform in one place, and an idempotent command that creates them."""
+"""Every topic of the platform in one place, and an idempotent command that creates them
+and brings an existing topic's settings (cleanup policy, record size) to the spec's."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+)
 
 from infra.settings import Settings
 
@@ -49,7 +56,8 @@ def admin(settings: Settings) -> AdminClient:
 
 
 def ensure_topics(settings: Settings, say=print, timeout: float = 30.0) -> list[str]:
-    """Create missing topics; report existing ones whose partition count differs."""
+    """Create missing topics, set the spec's settings on existing ones; report existing
+    ones whose partition count differs."""
     client = admin(settings)
     existing = client.list_topics(timeout=timeout).topics
     wanted = {settings.topic(spec.name): spec for spec in TOPICS}
@@ -62,6 +70,8 @@ def ensure_topics(settings: Settings, say=print, timeout: float = 30.0) -> list[
         if name in existing and len(existing[name].partitions) != spec.partitions:
             say(f"topics: warning: {name} has {len(existing[name].partitions)} partitions, "
                 f"expected {spec.partitions}")
+    _align_configs(client, {name: spec for name, spec in wanted.items() if name in existing},
+                   say, timeout)
     if missing:
         for name, future in client.create_topics(missing, operation_timeout=timeout).items():
             try:
@@ -97,6 +107,38 @@ def _config(spec: TopicSpec) -> dict[str, str]:
     if spec.max_message_bytes:
         config["max.message.bytes"] = str(spec.max_message_bytes)
     return config
+
+
+def _align_configs(client: AdminClient, specs: dict[str, TopicSpec], say,
+                   timeout: float) -> None:
+    """Set on each existing topic the settings of its spec that it does not have (a topic
+    made by an older version, or by hand)."""
+    if not specs:
+        return
+    described = client.describe_configs(
+        [ConfigResource(ConfigResource.Type.TOPIC, name) for name in specs],
+        request_timeout=timeout)
+    changes = []
+    for resource, future in described.items():
+        current = future.result()
+        differ = {key: value for key, value in _config(specs[resource.name]).items()
+                  if key not in current or _normal(current[key].value) != _normal(value)}
+        if differ:
+            say(f"topics: {resource.name}: setting " + ", ".join(
+                f"{key}={value}" for key, value in differ.items()))
+            changes.append(ConfigResource(
+                ConfigResource.Type.TOPIC, resource.name, incremental_configs=[
+                    ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+                    for key, value in differ.items()]))
+    if changes:
+        for future in client.incremental_alter_configs(
+                changes, request_timeout=timeout).values():
+            future.result()
+
+
+def _normal(value: str | None) -> str | None:
+    """A list setting's items in a fixed order ("compact,delete" == "delete,compact")."""
+    return ",".join(sorted(value.split(","))) if value else value
 
 
 def _wait_for_leaders(client: AdminClient, names: list[str], timeout: float) -> None:
