@@ -10,9 +10,8 @@ with the books snapshotted every CHECKPOINT_EVERY commands as the checkpoint wou
 a backlog. Time is this thread's CPU, so another process's load moves it less. Each run
 starts from empty books; the collector is tuned as in a stage process (its generations
 carry over between runs, so a run may take an older generation's collection). Prints a
-line per
-run (with the collector's collections and their time), the median and best, and one
-JSON line.
+line per run (with the collector's collections and their time), the median and best,
+and one JSON line.
 """
 
 from __future__ import annotations
