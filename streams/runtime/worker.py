@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import sys
+
+import uvloop
 
 from infra import collector
 from streams.runtime.stages import STAGES
@@ -13,6 +16,8 @@ from streams.runtime.stages import STAGES
 def main(stage: str, argv: list[str] | None = None) -> None:
     os.environ["MATCHSTREAM_STAGE"] = stage  # read by streams.runtime.app: the stage's app id
     collector.tune()
+    # every loop of the stage (Faust's, its consumer thread's, the gate's) on libuv
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     module = importlib.import_module(STAGES[stage][0])  # a Faust stage registers its agents
     from infra.settings import load
 
