@@ -5,7 +5,7 @@ counting, so the collector only costs: at Python's default thresholds (700, 10, 
 scanned the young objects every 700 allocations and the older ones (the books, Faust's
 state) every tenth and hundredth time. And while a batch is worked out its tens of
 thousands of objects stay alive, so every collection in it scans them again; the
-collector is held off for that work (README "Performance" has the figures).
+collector is held off for that work (bench/HISTORY.md has the figures).
 """
 
 from __future__ import annotations
