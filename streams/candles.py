@@ -10,7 +10,8 @@ windows, the grace for late trades and the dedupe are explicit, and the table ho
 symbol's open windows.
 
 Per batch: apply the trades, upsert candles that closed into PostgreSQL, publish every
-changed candle on `candles`, then checkpoint (streams/runtime/checkpoint.py): flush, write
+changed candle on `candles`. Every CHECKPOINT_INTERVAL_S (after a batch, or from a timer
+when idle) what was applied is checkpointed (streams/runtime/checkpoint.py): flush, write
 the touched symbols' state and the agent's position to the changelog, acknowledge.
 A replay after a crash is harmless: trades whose seq a candle already counted are
 skipped, the upsert keeps the row with the highest last_seq.
@@ -22,6 +23,7 @@ or replayed trade still lands and the row is updated again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -41,6 +43,9 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 500  # records: each holds a symbol's trades of one matcher batch
 PERSIST_EVERY_S = 1.0
+# a checkpoint is a changelog write and a broker round trip, which cost the stage more
+# than its batches' work; a crash replays what came since, idempotently
+CHECKPOINT_INTERVAL_S = 1.0
 BATCH_PAUSE_S = 0.1
 
 _states: dict[str, SymbolCandles] = {}
@@ -62,6 +67,9 @@ guard = PositionGuard("candles", ms.settings.kafka_bootstrap, open_candles.load_
 
 
 _touched: dict[str, int] = {}  # symbol -> partition, of states changed since the checkpoint
+# a capture sees whole batches only: a state that counts a batch's trades before its closed
+# candles are upserted would let a replay skip them
+_lock = asyncio.Lock()
 
 
 def _table_entries(events) -> list:
@@ -74,7 +82,8 @@ def _table_entries(events) -> list:
     return entries
 
 
-checkpoint = Checkpoint(ms.output, ms.app, _table_entries, stage="market")  # each batch
+checkpoint = Checkpoint(ms.output, ms.app, _table_entries, interval_s=CHECKPOINT_INTERVAL_S,
+                        stage="market")
 
 
 def _state(symbol: str) -> SymbolCandles:
@@ -98,6 +107,11 @@ async def _upsert(candles: list[dict]) -> None:
 
 
 async def _process(delivered: list) -> None:
+    async with _lock:
+        await _apply(delivered)
+
+
+async def _apply(delivered: list) -> None:
     events = await guard.admit(delivered)
     touched: dict[str, int] = {}
     changed: dict[tuple[str, str, int], dict] = {}
@@ -122,7 +136,8 @@ async def _process(delivered: list) -> None:
             public(c, closed=key in closed_keys)).encode())
     _touched.update(touched)
     checkpoint.applied(events)
-    await checkpoint.commit()
+    if checkpoint.due():
+        await checkpoint.commit()
     for key in closed_keys:
         _persisted.pop(key, None)
 
@@ -136,6 +151,14 @@ batcher = Batcher("candles", _process, MAX_BATCH, pause_s=BATCH_PAUSE_S)
 async def build_candles(stream):
     async for event in stream.noack().events():
         await batcher.put(event)
+
+
+@ms.app.timer(CHECKPOINT_INTERVAL_S / 2)
+async def checkpoint_when_idle() -> None:
+    """What the last batches applied, once no batch has come to checkpoint it."""
+    async with _lock:
+        if checkpoint.pending and checkpoint.due():
+            await checkpoint.commit()
 
 
 @ms.app.timer(PERSIST_EVERY_S)
@@ -160,7 +183,13 @@ async def persist_ended_candles() -> None:
 @ms.app.on_partitions_revoked.connect
 async def _on_revoked(app, revoked, **kwargs) -> None:
     lost = {(tp.topic, tp.partition) for tp in revoked}
-    guard.forget()
-    _states.clear()
-    _touched.clear()
+    async with _lock:
+        try:  # the state only: Faust has dropped its acknowledgements of revoked partitions
+            await checkpoint.commit(ack=False)
+        except Exception:  # the new owner replays from the last commit: nothing is lost
+            log.exception("candles: checkpoint at revocation failed")
+        checkpoint.discard()
+        guard.forget()
+        _states.clear()
+        _touched.clear()
     batcher.drop(lambda e: (e.message.topic, e.message.partition) not in lost)

@@ -14,13 +14,13 @@ each started only once the one before is done:
 A crash between steps replays from the last committed offset, which every stage
 tolerates (it is idempotent), and a table never covers an output that was not sent.
 
-When it fires: `due()` after each batch says whether to capture. The candles commit
-every batch, settlement every `interval_s` (their work is already durable in PostgreSQL);
-the matcher every `interval_s` or `every` commands. Settlement and the matcher also
-commit from a timer when idle, and at revocation without step 3 (Faust has already
-dropped its acknowledgements of revoked partitions). The matcher
-captures under its batch lock and completes steps 1-3 while the next batches run, so
-the broker's waits do not stall matching; completions run one at a time.
+When it fires: `due()` after each batch says whether to capture: every `interval_s` for
+settlement and the candles (a replay of theirs is idempotent), every `interval_s` or
+`every` commands for the matcher. Each stage also commits from a timer when idle, and at
+revocation without step 3 (Faust has already dropped its acknowledgements of revoked
+partitions). The matcher and the candles capture only between batches, under their
+batch lock; the matcher completes steps 1-3 while the next batches run, so the broker's
+waits do not stall matching; completions run one at a time.
 """
 
 from __future__ import annotations
