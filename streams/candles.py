@@ -184,11 +184,7 @@ async def persist_ended_candles() -> None:
 async def _on_revoked(app, revoked, **kwargs) -> None:
     lost = {(tp.topic, tp.partition) for tp in revoked}
     async with _lock:
-        try:  # the state only: Faust has dropped its acknowledgements of revoked partitions
-            await checkpoint.commit(ack=False)
-        except Exception:  # the new owner replays from the last commit: nothing is lost
-            log.exception("candles: checkpoint at revocation failed")
-        checkpoint.discard()
+        await checkpoint.commit_at_revocation()
         guard.forget()
         _states.clear()
         _touched.clear()

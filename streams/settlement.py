@@ -19,7 +19,6 @@ settlement, which alarms until it is fixed or an operator skips it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from infra import collector
@@ -36,8 +35,6 @@ from streams.runtime.progress import PositionGuard
 from streams.runtime.resilient import BatchPolicy
 from tables.raw import position_key
 from tables.settlement import settlement_positions
-
-log = logging.getLogger("matchstream.settlement")
 
 MAX_BATCH = 500  # records: each holds a symbol's share of a matcher batch
 # a checkpoint is a changelog write and a broker round trip: at low rates one per batch
@@ -111,10 +108,6 @@ async def checkpoint_when_idle() -> None:
 @ms.app.on_partitions_revoked.connect
 async def _on_revoked(app, revoked, **kwargs) -> None:
     lost = {(tp.topic, tp.partition) for tp in revoked}
-    try:  # the positions only: Faust has dropped its acknowledgements of revoked partitions
-        await checkpoint.commit(ack=False)
-    except Exception:  # the new owner replays from the last commit: nothing is lost
-        log.exception("settlement: checkpoint at revocation failed")
-    checkpoint.discard()
+    await checkpoint.commit_at_revocation()
     guard.forget()
     batcher.drop(lambda e: (e.message.topic, e.message.partition) not in lost)

@@ -26,6 +26,7 @@ waits do not stall matching; completions run one at a time.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from typing import Protocol
 
 from streams.runtime.health import CHECKPOINT_SECONDS
 from streams.runtime.output import Mark, Output
+
+log = logging.getLogger("matchstream.checkpoint")
 
 
 class Table(Protocol):
@@ -57,6 +60,7 @@ class Checkpoint:
         `app`: the Faust app, whose producer writes the changelogs. With `interval_s` and `every`
         at 0 a checkpoint is due after every batch."""
         self._output = output
+        self._stage = stage
         self._steps = {step: CHECKPOINT_SECONDS.labels(stage, step)
                        for step in ("capture", "flush", "tables", "ack")}
         self._completing = asyncio.Lock()  # one completion at a time
@@ -127,3 +131,13 @@ class Checkpoint:
         captured = self.capture()
         if captured is not None:
             await self.complete(captured, ack)
+
+    async def commit_at_revocation(self) -> None:
+        """Steps 0-2 for what is pending, which is then forgotten: Faust has already dropped
+        its acknowledgements of the revoked partitions. A failure is logged, not raised:
+        the partitions' new owner replays from their last commit, so nothing is lost."""
+        try:
+            await self.commit(ack=False)
+        except Exception:
+            log.exception("%s: checkpoint at revocation failed", self._stage)
+        self.discard()

@@ -130,6 +130,28 @@ def test_at_a_revocation_nothing_is_acknowledged():
     assert not cp.pending
 
 
+def test_a_checkpoint_at_revocation_writes_without_acknowledging():
+    steps = Steps()
+    cp = checkpoint(steps)
+    cp.applied([steps.event("a")])
+    asyncio.run(cp.commit_at_revocation())
+    assert "ack a" not in steps and "confirmed index" in steps
+    assert not cp.pending
+
+
+def test_a_failed_checkpoint_at_revocation_is_logged_and_its_events_dropped(caplog):
+    steps = Steps()
+
+    def entries(events):
+        raise RuntimeError("broker away")
+
+    cp = Checkpoint(steps.output(), steps.app(), entries, stage="settlement")
+    cp.applied([steps.event("a")])
+    asyncio.run(cp.commit_at_revocation())  # does not raise: the new owner replays
+    assert "ack a" not in steps and not cp.pending
+    assert "settlement: checkpoint at revocation failed" in caplog.text
+
+
 def test_discarded_events_are_neither_written_nor_acknowledged():
     steps = Steps()
     cp = checkpoint(steps)
