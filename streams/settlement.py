@@ -37,9 +37,9 @@ from tables.raw import position_key
 from tables.settlement import settlement_positions
 
 MAX_BATCH = 500  # records: each holds a symbol's share of a matcher batch
-# a checkpoint is a changelog write and a broker round trip: at low rates one per batch
-# cost more than the batch's transaction
-CHECKPOINT_INTERVAL_S = 0.1
+# a checkpoint is a changelog write and a broker round trip, which at low rates cost more
+# than the batches' transactions; a crash replays what came since, idempotently
+CHECKPOINT_INTERVAL_S = 1.0
 
 TOPIC = ms.settings.topic("matcher-results")
 health = StageHealth("settlement")
@@ -98,7 +98,7 @@ async def settle_results(stream):
         await batcher.put(event)
 
 
-@ms.app.timer(CHECKPOINT_INTERVAL_S)
+@ms.app.timer(CHECKPOINT_INTERVAL_S / 2)
 async def checkpoint_when_idle() -> None:
     """What the last batches applied, once no batch has come to checkpoint it."""
     if checkpoint.pending and checkpoint.due():
