@@ -6,11 +6,20 @@ from __future__ import annotations
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
 from infra import topics
+from tests.platform import wait_for
 
 
 def _setting(client, topic: str, key: str) -> str:
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
     return client.describe_configs([resource])[resource].result()[key].value
+
+
+def _settled(client, topic: str, key: str, value: str) -> None:
+    """A changed setting reaches describe_configs through the cluster's metadata, a moment
+    after the change is acknowledged."""
+    wanted = sorted(value.split(","))  # a list setting's order is the broker's
+    wait_for(lambda: sorted(_setting(client, topic, key).split(",")) == wanted, 30,
+             f"{topic} {key}={value}")
 
 
 def test_an_existing_topic_gets_the_settings_of_its_spec(platform):
@@ -24,14 +33,15 @@ def test_an_existing_topic_gets_the_settings_of_its_spec(platform):
         ConfigResource(ConfigResource.Type.TOPIC, quotes, incremental_configs=[ConfigEntry(
             "cleanup.policy", "delete", incremental_operation=AlterConfigOpType.SET)]),
     ])[ConfigResource(ConfigResource.Type.TOPIC, orders)].result()
-    assert _setting(client, orders, "max.message.bytes") == "1048588"
+    _settled(client, orders, "max.message.bytes", "1048588")
+    _settled(client, quotes, "cleanup.policy", "delete")
 
     said: list[str] = []
     assert topics.ensure_topics(p.settings, say=said.append) == []  # none created
     assert sorted(said) == [f"topics: {orders}: setting max.message.bytes={64 * 1024 * 1024}",
                             f"topics: {quotes}: setting cleanup.policy=compact,delete"]
-    assert _setting(client, orders, "max.message.bytes") == str(64 * 1024 * 1024)
-    assert sorted(_setting(client, quotes, "cleanup.policy").split(",")) == ["compact", "delete"]
+    _settled(client, orders, "max.message.bytes", str(64 * 1024 * 1024))
+    _settled(client, quotes, "cleanup.policy", "compact,delete")
     said.clear()
     topics.ensure_topics(p.settings, say=said.append)
     assert said == []  # nothing left to set
