@@ -24,8 +24,11 @@ ORDER_FIELDS = {"symbol": {"type": "string", "enum": ["ACME"]},
                 "price": {"type": "integer", "minimum": 9_000, "maximum": 11_000},
                 "order_id": {"type": "string", "pattern": "^[a-z0-9]{6,12}$"}}
 TEXT_KEY = {"type": "string", "pattern": "^[a-z0-9]{1,12}$"}
+# amounts alice can always take or give, so a steered adjustment is applied (200)
 ADJUSTMENT_FIELDS = {"asset": {"type": "string", "enum": ["CASH", "ACME"]},
-                     "reference": TEXT_KEY}
+                     "amount": {"type": "integer", "minimum": 1, "maximum": 1_000},
+                     "reference": TEXT_KEY, "note": TEXT_KEY,
+                     "cost_per_share": {"type": "integer", "minimum": 0, "maximum": 100_000}}
 
 
 def _body(doc: dict, path: str, method: str) -> dict:
