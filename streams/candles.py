@@ -61,8 +61,7 @@ _UPSERT = (
     "WHERE candles.last_seq < excluded.last_seq")
 
 
-health = StageHealth("market")
-ms.output.health = health
+health = StageHealth("candles")
 guard = PositionGuard("candles", ms.settings.kafka_bootstrap, open_candles.load_positions)
 
 
@@ -83,7 +82,7 @@ def _table_entries(events) -> list:
 
 
 checkpoint = Checkpoint(ms.output, ms.app, _table_entries, interval_s=CHECKPOINT_INTERVAL_S,
-                        stage="market")
+                        stage="candles")
 
 
 def _state(symbol: str) -> SymbolCandles:

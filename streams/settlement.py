@@ -43,7 +43,6 @@ CHECKPOINT_INTERVAL_S = 1.0
 
 TOPIC = ms.settings.topic("matcher-results")
 health = StageHealth("settlement")
-ms.output.health = health
 dead_letters = DeadLetters(ms.output, ms.settings.topic("dead-letters"), health)
 policy = BatchPolicy("settlement", database(), health)
 guard = PositionGuard("settlement", ms.settings.kafka_bootstrap,

@@ -15,6 +15,7 @@ from aiokafka.consumer import fetcher as aiokafka_fetcher
 
 from infra.settings import Settings, load
 from streams.runtime import eager_delivery
+from streams.runtime.health import StageHealth
 from streams.runtime.output import Output
 from streams.runtime.readiness import signal_ready
 from streams.runtime.recovery_watch import RecoveryWatch
@@ -23,7 +24,9 @@ from streams.runtime.stages import group_id
 settings: Settings = load()
 # the stage this process runs (streams/runtime/stages.py); tools importing the app have none
 STAGE = os.environ.get("MATCHSTREAM_STAGE", "")
-output = Output(settings)  # what agents produce (Faust's producer serves its tables)
+# what agents produce (Faust's producer serves its tables); a stage of several agents
+# shares it, and it reports a broker that is away under the stage's name
+output = Output(settings, StageHealth(STAGE) if STAGE else None)
 # warm copies of each table partition on other workers (README "Stages")
 STANDBY_REPLICAS = int(os.environ.get("MATCHSTREAM_STANDBY_REPLICAS") or 0)
 

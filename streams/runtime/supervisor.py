@@ -24,20 +24,10 @@ from pathlib import Path
 from streams.runtime import metrics_server, readiness
 from streams.runtime.stages import STAGES
 
-# candles are derived data: when the cores are short, the order path goes first
-NICENESS = {"market": 10}
 PRUNE_ENV = "MATCHSTREAM_PRUNE_EVERY_S"  # 0: never
 PRUNE_EVERY_S = 3600.0
 STOP_GRACE_S = 20.0
 _PR_SET_PDEATHSIG = 1
-
-
-def _child_setup(stage: str):
-    def setup() -> None:
-        _die_with_parent()
-        if NICENESS.get(stage):
-            os.nice(NICENESS[stage])
-    return setup
 
 
 def _die_with_parent() -> None:
@@ -74,7 +64,7 @@ class Supervisor:
                  *self.faust_args],
                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, pass_fds=(ready_w,),
-                preexec_fn=_child_setup(stage))  # noqa: PLW1509
+                preexec_fn=_die_with_parent)  # noqa: PLW1509
         os.close(ready_w)
         for stage, proc in self.children.items():
             threading.Thread(target=self._forward, args=(stage, proc), daemon=True,

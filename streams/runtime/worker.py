@@ -18,11 +18,12 @@ def main(stage: str, argv: list[str] | None = None) -> None:
     collector.tune()
     # every loop of the stage (Faust's, its consumer thread's, the gate's) on libuv
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    module = importlib.import_module(STAGES[stage][0])  # a Faust stage registers its agents
+    # a Faust stage's modules register its agents
+    modules = [importlib.import_module(name) for name in STAGES[stage][0]]
     from infra.settings import load
 
-    if hasattr(module, "main"):
-        module.main(load())
+    if hasattr(modules[0], "main"):
+        modules[0].main(load())
         return
     from streams.runtime.app import app, settings
 

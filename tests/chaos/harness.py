@@ -98,7 +98,7 @@ class Chaos:
             with self._lock:
                 current = list(self.workers)
             for proc in current:
-                for stage in ("gate", "matcher", "settlement", "market"):
+                for stage in ("gate", "matcher", "settlement", "candles"):
                     for reason in ("unreachable", "read_only", "broker", "conflict",
                                    "record_refused", "schema", "database"):
                         if self.p.worker_metric(proc, "matchstream_stage_blocked",
