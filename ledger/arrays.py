@@ -21,10 +21,12 @@ _INT8_ARRAY_OID, _TEXT_ARRAY_OID = 1016, 1009
 _HEADER = struct.Struct(">iiIii")  # ndim, has nulls, element oid, length, lower bound
 _EMPTY = struct.Struct(">iiI")  # ndim 0, no nulls, element oid
 _LENGTH = struct.Struct(">i").pack
+_INT8_CELL = struct.Struct(">iq").pack  # length 8, then the value
+_NULL_CELL = _LENGTH(-1)
 
 
 class Int8s(list):
-    """A list of ints, sent as bigint[]."""
+    """A list of ints (or None), sent as bigint[]."""
 
     packed: bytes | None = None
 
@@ -57,6 +59,9 @@ def pack_int8s(values: list) -> bytes:
     n = len(values)
     if not n:
         return _EMPTY.pack(0, 0, _INT8_OID)
+    if None in values:
+        return _HEADER.pack(1, 1, _INT8_OID, n, 1) + b"".join(
+            _NULL_CELL if v is None else _INT8_CELL(8, v) for v in values)
     cells = [8] * (2 * n)  # each element: its length (8), then its value
     cells[1::2] = values
     return _HEADER.pack(1, 0, _INT8_OID, n, 1) + struct.pack(">" + "iq" * n, *cells)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from ledger.arrays import int8s, texts
 from ledger.pg import Conn, Pending, send
 
 
@@ -56,12 +57,13 @@ _INSERT_ORDERS = (
 
 
 async def find_orders(conn: Conn, ids: set[str]) -> Pending[dict[str, OrderRow]]:
-    return await send(conn, _FIND_ORDERS, (sorted(ids),),
+    return await send(conn, _FIND_ORDERS, (texts(sorted(ids)),),
                       lambda rows: {r[0]: OrderRow(*r) for r in rows}, when=bool(ids))
 
 
 async def insert_orders(conn: Conn, rows: list[OrderRow]) -> None:
     """Record the orders (the transaction fails at COMMIT if an id is recorded already)."""
     if rows:
-        await conn.execute(_INSERT_ORDERS, tuple([getattr(r, c) for r in rows]
-                                                 for c, _ in _ORDER_COLUMNS))
+        await conn.execute(_INSERT_ORDERS, tuple(
+            (texts if t == "text" else int8s)([getattr(r, c) for r in rows])
+            for c, t in _ORDER_COLUMNS))

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.spec import SymbolSpec
+from ledger.arrays import texts
 from ledger.pg import Conn, Pending, send
 
 log = logging.getLogger("matchstream.specs")
@@ -45,9 +46,13 @@ def read_spec(conn: Connection, symbol: str) -> SymbolSpec | None:
     return None if row is None else spec_of(row)
 
 
-async def load_all_specs(conn: Conn) -> Pending[dict[str, SymbolSpec]]:
-    """Every symbol's spec, sent in the pipeline (ledger/pg.py)."""
-    return await send(conn, SELECT_SPECS, (), _by_symbol)
+_SOME = SELECT_SPECS + " WHERE symbol = ANY(%b::text[])"
+
+
+async def load_specs(conn: Conn, wanted: set[str]) -> Pending[dict[str, SymbolSpec]]:
+    """The specs of these symbols (an unknown one is left out), sent in the pipeline
+    (ledger/pg.py)."""
+    return await send(conn, _SOME, (texts(sorted(wanted)),), _by_symbol, when=bool(wanted))
 
 
 def _by_symbol(rows: list[tuple]) -> dict[str, SymbolSpec]:

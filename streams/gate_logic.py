@@ -17,7 +17,7 @@ from ledger import gate_store as store
 from ledger.effects import HoldingState
 from ledger.locks import lock_accounts, lock_holdings, write_accounts, write_holdings
 from ledger.pg import Conn
-from ledger.specs import load_all_specs
+from ledger.specs import load_specs
 from risk.rules import check_cancel, check_new_order, market_collar, within_position_limit
 from schemas.codec import ORDER_REQUEST, DecodeError, encode
 from schemas.records import (
@@ -79,7 +79,7 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
     locked_accounts = await lock_accounts(conn, {d.account for d in new_orders})
     found = await store.find_orders(conn, {d.order_id for d in sane})
     locked_holdings = await lock_holdings(conn, keys)
-    specs = await load_all_specs(conn)
+    specs = await load_specs(conn, {symbol for _, symbol in keys})
     accounts, existing = await locked_accounts.result(), await found.result()
     holdings, symbols = await locked_holdings.result(), await specs.result()
     touched_accounts: set[str] = set()

@@ -156,7 +156,7 @@ def test_large_array_parameters_arrive_as_sent(platform):
     async def run():
         async with await Conn.connect(conninfo(p.settings.database_url)) as conn:
             out = []
-            for values in (ints, []):
+            for values in (ints, [None, 5, None], [None], []):
                 for arg in (int8s(values), int8s(values).pack()):
                     out.append(await (await conn.execute(
                         "SELECT %b::bigint[]", (arg,))).fetchone() == (values,))
