@@ -658,7 +658,7 @@ def _start_profile(args, pid: int, out_dir: Path, label: str):
     path = out_dir / f"{label}-pyspy.txt"
     cmd = [str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(pid),
            "-d", str(int(args.profile_seconds)), "-r", "100", "--nonblocking", "--subprocesses",
-           "--idle", "--format", "raw", "-o", str(path)]
+           "--format", "raw", "-o", str(path)]  # on-CPU samples only
     proc = subprocess.Popen(["sh", "-c", f"sleep {args.profile_delay}; exec " + " ".join(cmd)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     print(f"bench.load: py-spy records worker {pid} for {args.profile_seconds} s after "

@@ -3,15 +3,19 @@
     python -m bench.profile_stages var/bench/profile-rate500-pyspy.txt
 
 `bench.load --profile` records the first worker and its stage processes with
-`py-spy record --idle --subprocesses --format raw` (one line per distinct stack,
+`py-spy record --subprocesses --format raw` (one line per distinct stack,
 `frame;frame;... count`, outermost first; a frame reads `function (path:line)`, and
-with --subprocesses the first frames name the process: `process PID:"cmdline"`). Each
-sample is put in its process (the stage, from `--stage NAME`), its thread, one part of
-the work (gate, matcher, matcher checkpoint, settlement, candles, ...) and one layer
-(the innermost library it is in: PostgreSQL client, Kafka client, Faust, matching
-engine, ...). Samples whose innermost frame is the event loop's select() are the
-process waiting for I/O (idle); a stage on confluent-kafka waits inside its consumer's
-poll, a native call, so its idle time shows under its loop function.
+with --subprocesses the first frames name the process: `process PID:"cmdline"`), only
+while a thread is on the CPU: 100 samples are about a second of CPU. Each sample is put
+in its process (the stage, from `--stage NAME`), its thread, one part of the work (gate,
+matcher, matcher checkpoint, settlement, candles, ...) and one layer (the innermost
+library it is in: PostgreSQL client, Kafka client, Faust, matching engine, ...).
+
+Native code has no frame of its own: its samples show under the innermost Python frame
+that called it. The stages' event loops are uvloop's, run in native code, so a sample
+whose innermost frame is where a loop was started (LOOP_ENTRIES) is the loop's own work
+(I/O, timers, waking another thread), and a callback's frames start right below that
+frame. Likewise for the consumer's poll and the output's flush (librdkafka, NATIVE).
 """
 
 from __future__ import annotations
@@ -32,14 +36,17 @@ STAGES = (  # (part, path fragment, function or None); the innermost frame that 
     ("stage loop: poll, commit (confluent-kafka)", "streams/runtime/direct.py",
      "DirectStage._process"),
 )
-# innermost Python frames that stand for a wait inside native code
-WAITS = {  # named "idle: ..." so that "busy" leaves them out
-    "DirectStage.run": "idle: consumer poll (waiting for records, native)",
-    "Output.flush_now": "idle: output flush (waiting for the broker's acks, native)",
-    "_worker": "idle: thread pool waiting for work",
-    "Supervisor._forward": "idle: supervisor forwarding children's output",
-    "Supervisor.wait": "idle: supervisor watching children",
+# innermost Python frames that stand for work inside native code
+NATIVE = {
+    "DirectStage.run": "native: the consumer's poll (librdkafka)",
+    "Output.flush_now": "native: output flush (librdkafka, delivery reports)",
+    "_worker": "native: thread pool",
+    "Supervisor._forward": "native: supervisor forwarding children's output",
+    "Supervisor.wait": "native: supervisor watching children",
 }
+# frames that start an event loop: below one, a sample is in a callback of that loop
+LOOP_ENTRIES = {"Runner.run", "Worker.execute_from_commandline",
+                "ServiceThread._start_thread"}
 PROCESS = re.compile(r'^process \d+:"(?P<cmd>.*)"$')
 
 LAYERS = (  # innermost match wins
@@ -88,16 +95,16 @@ def classify(frames: list[tuple[str, str]]) -> tuple[str, str, str]:
               else f"{process}: main thread")
     if not frames or not frames[0][0]:
         return thread, "no Python frame (native code / descheduled)", "-"
-    waiting = next((WAITS[f] for f, _ in reversed(frames[-2:]) if f in WAITS), None)
-    if waiting is not None:
-        return thread, waiting, "-"
-    # what the event loop is running now: the frames below its _run_once
-    runs = [i for i, (func, _) in enumerate(frames) if func.endswith("._run_once")]
-    callback = frames[runs[-1] + 1:] if runs else frames
-    if callback and callback[-1][0].endswith(".select") and "selectors" in callback[-1][1]:
-        return thread, "idle (event loop waiting for I/O)", "-"
+    native = next((NATIVE[f] for f, _ in reversed(frames[-2:]) if f in NATIVE), None)
+    if native is not None:
+        return thread, native, "-"
+    # what the event loop is running now: the frames below its entry (uvloop) or below
+    # its _run_once (asyncio's loop, in Python)
+    entries = [i for i, (func, _) in enumerate(frames)
+               if func in LOOP_ENTRIES or func.endswith("._run_once")]
+    callback = frames[entries[-1] + 1:] if entries else frames
     if not callback:
-        return thread, "event loop bookkeeping", "asyncio"
+        return thread, "native: the event loop (uvloop: I/O, timers, wake-ups)", "-"
     stage = None
     for func, path in reversed(callback):  # the innermost part of our code wins
         for name, fragment, wanted in STAGES:
@@ -147,15 +154,13 @@ def main(argv: list[str]) -> None:
     total, stages, layers = summarise(path)
     if not total:
         raise SystemExit(f"no samples in {path}")
-    print(f"{path}: {total} samples (py-spy, 100 Hz per thread, --idle: wall clock, so a "
-          f"descheduled thread counts where it stands)")
+    print(f"{path}: {total} samples (py-spy, 100 Hz per thread while on the CPU)")
     for thread in sorted({k[0] for k in stages}):
         rows = [(k, n) for k, n in stages.most_common() if k[0] == thread]
         t_total = sum(n for _, n in rows)
         if not t_total:
             continue
-        idle = sum(n for k, n in rows if k[1].startswith("idle"))
-        print(f"\n{thread}: {t_total} samples, busy {1 - idle / t_total:.0%}")
+        print(f"\n{thread}: {t_total} samples, ~{t_total / 100:.1f} s of CPU")
         print("| part | share of the thread's samples | top layers (share of the part) |")
         print("|---|---|---|")
         for key, n in rows:
