@@ -78,7 +78,10 @@ class PositionGuard:
     def __init__(self, name: str, bootstrap: str,
                  load: Callable[[dict[Key, int]], Awaitable[dict[Key, int]]]) -> None:
         """`load(first)`: the stored positions of partitions not known yet, given the
-        first offset delivered in each."""
+        first offset delivered in each. A partition without one is read from its start:
+        Faust may deliver it from past records no one applied (with nothing committed
+        yet, it commits acknowledgements that do not start at the partition's first
+        record), and nothing else would tell."""
         self.name = name
         self.bootstrap = bootstrap
         self._load = load
@@ -96,7 +99,8 @@ class PositionGuard:
             if key not in self.expected and key not in first:
                 first[key] = e.message.offset
         if first:
-            self.expected.update(await self._load(first))
+            stored = await self._load(first)
+            self.expected.update({key: stored.get(key, 0) for key in first})
         admitted: list = []
         for event in events:
             key = (event.message.topic, event.message.partition)

@@ -104,6 +104,23 @@ def test_the_guard_reads_back_from_where_the_restore_says(monkeypatch):
     assert [e.message.offset for e in admitted] == [4, 5, 6, 7, 8]
 
 
+def test_a_partition_without_a_stored_position_is_read_from_its_start(monkeypatch):
+    """Faust can start a partition nothing was committed for past records no stage applied;
+    a guard with no position for it reads them back from the partition's start."""
+    async def load(first):
+        return {}
+
+    def fetch(bootstrap, topic, partition, begin, end):
+        return [stub(partition, offset) for offset in range(begin, end)]
+
+    monkeypatch.setattr(progress, "fetch_range", fetch)
+    guard = PositionGuard("settlement", "unused", load)
+    admitted = asyncio.run(guard.admit([stub(0, 3), stub(0, 4)]))
+    assert [e.message.offset for e in admitted] == [0, 1, 2, 3, 4]
+    # from then on it expects the next offset
+    assert [e.message.offset for e in asyncio.run(guard.admit([stub(0, 5)]))] == [5]
+
+
 def changelog(partition: int, offset: int, key: bytes, value: bytes):
     tp = TP("books-changelog", partition)
     return SimpleNamespace(key=key, value=value, message=SimpleNamespace(
