@@ -43,7 +43,7 @@ def run(orders: int, seed: int, repeat: int) -> dict:
 
     def written() -> bytes:
         symbol_state.dirty = True
-        return state.take_dirty_snapshots()[0][2]
+        return state.take_dirty_snapshots(every=True)[0][2]
 
     def old_format() -> bytes:
         data = {"book": snapshot.to_dict(symbol_state.book), "applied": {},

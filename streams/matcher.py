@@ -7,20 +7,23 @@ matcher_records.py) and sends the outputs through confluent-kafka (streams/runti
 
 State: the books, in the changelog-backed table `books` (tables/books.py). The checkpoint
 (streams/runtime/checkpoint.py) fires every CHECKPOINT_INTERVAL_S or CHECKPOINT_EVERY
-commands and on revocation; its table entries are the snapshots of the books changed
-since the last one (one write per book), then the index of every partition applied
-since. They are captured under the batch lock and written while the next batches run;
-one checkpoint is in flight at a time. The agent iterates a `noack()` stream, so Faust
-commits only what the checkpoint acknowledges; at revocation nothing is acknowledged
-(Faust has already dropped its acknowledgements of revoked partitions) and the snapshots
-cover it.
+commands and on revocation; its table entries are the snapshots of the changed books
+that are due (streams/matcher_state.py: about once a book's worth of commands; every
+changed book at revocation), then the index of every partition applied or snapshotted
+since, which says where to replay the books not snapshotted from. They are captured
+under the batch lock and written while the next batches run; one checkpoint is in flight
+at a time. The agent iterates a `noack()` stream, so Faust commits only what the
+checkpoint acknowledges; at revocation nothing is acknowledged (Faust has already
+dropped its acknowledgements of revoked partitions) and the snapshots cover it.
 
 Recovery is Faust's table recovery. The first events of a partition then restore its
 books from the table, and the position guard (streams/runtime/progress.py) starts where
 MatcherState.replay_from says: the first offset Faust delivers, unless the partition's
 index is behind it or a book is behind the index (a snapshot written late by a matcher
 the group had moved on from); the records in between are read back from Kafka and
-applied, the books skipping what they have applied. A partition without an index is
+applied, the books skipping what they have applied; the index's pending offsets (commands
+applied since a book's snapshot) take the start back further. A partition without an
+index is
 read from its start. A partition quiet for a few seconds while records wait in it past
 the position (Faust skipped its last records, so no later one reveals the gap) is read
 back the same way (streams/runtime/progress.py TailWatch).
@@ -129,12 +132,12 @@ async def _apply(delivered: list) -> None:
             _checkpoint_if_due()
 
 
-def _checkpoint_if_due() -> None:
+def _checkpoint_if_due(without_events: bool = False) -> None:
     """Capture now (the caller holds the lock) and complete in the background, unless
     the previous checkpoint is still in flight: the next capture then covers more."""
     global _in_flight
     if (_in_flight is None or _in_flight.done()) and checkpoint.due():
-        captured = checkpoint.capture()
+        captured = checkpoint.capture(without_events)
         if captured is not None:
             seen = _revocations
             _in_flight = asyncio.create_task(_stop_on_failure(checkpoint.complete(
@@ -143,10 +146,12 @@ def _checkpoint_if_due() -> None:
 
 def _table_entries(events) -> list:
     """The changed books first, then the partitions' indexes that point at them."""
+    snapshots = state.take_dirty_snapshots()
     entries = [(books, book_key(partition, symbol), blob, partition)
-               for symbol, partition, blob in state.take_dirty_snapshots()]
+               for symbol, partition, blob in snapshots]
+    positions = matcher.take_positions(partition for _, partition, _ in snapshots)
     entries += [(books, index_key(partition), state.index(partition, next_offset), partition)
-                for partition, next_offset in matcher.take_positions().items()]
+                for partition, next_offset in positions.items()]
     return entries
 
 
@@ -166,10 +171,14 @@ async def match(stream):
 
 @ms.app.timer(CHECKPOINT_INTERVAL_S / 2)
 async def checkpoint_when_idle() -> None:
-    """A checkpoint is due though no batch has come to take it."""
+    """A checkpoint is due though no batch has come to take it (or a snapshot is: a
+    book's pending commands would otherwise hold a restore's start back for good)."""
     if checkpoint.pending and checkpoint.due():
         async with _lock:
             _checkpoint_if_due()
+    elif state.snapshots_due() and checkpoint.due():
+        async with _lock:
+            _checkpoint_if_due(without_events=True)
 
 
 @ms.app.timer(1.0)
@@ -206,7 +215,8 @@ async def _on_revoked(app, revoked, **kwargs) -> None:
         try:
             if _in_flight is not None:
                 await asyncio.shield(_in_flight)  # its acknowledgements are skipped
-            await checkpoint.commit(ack=False)
+            state.expire()  # the new owners restore from snapshots, not replays
+            await checkpoint.commit(ack=False, without_events=True)
         except Exception:  # the new owner replays from the last commit: nothing is lost
             log.exception("matcher: checkpoint at revocation failed")
         checkpoint.discard()

@@ -34,7 +34,8 @@ class RecordMatcher:
         self.topics = topics  # publish.py topic -> full name
         self.orders = orders
         self.dead_letters = DeadLetters(output, dead_letters, health)
-        self.positions: dict[int, int] = {}  # partition -> next offset, since a checkpoint
+        self.next_offsets: dict[int, int] = {}  # partition -> next offset to apply
+        self.moved: set[int] = set()  # partitions applied since the last take_positions
 
     @staticmethod
     def decode(events: Iterable) -> Decoded:
@@ -52,7 +53,8 @@ class RecordMatcher:
         for event, batch in decoded:
             partition, offset = event.message.partition, event.message.offset
             commands += self._handle(event, batch, partition, offset, publisher, specs)
-            self.positions[partition] = offset + 1
+            self.next_offsets[partition] = offset + 1
+            self.moved.add(partition)
         for name, key, value in publisher.drain():
             self.output.send(self.topics[name], key, value)
         return commands
@@ -93,12 +95,13 @@ class RecordMatcher:
         spec = specs.get(symbol)
         return self.state.create(spec, partition) if spec is not None else None
 
-    def take_positions(self) -> dict[int, int]:
-        """Next offset of each partition applied since the last call."""
-        out, self.positions = self.positions, {}
-        return out
+    def take_positions(self, also: Iterable[int] = ()) -> dict[int, int]:
+        """Next offset of each partition applied since the last call, and of `also`."""
+        wanted, self.moved = self.moved.union(also), set()
+        return {p: self.next_offsets[p] for p in wanted if p in self.next_offsets}
 
     def forget(self, partitions: set[int]) -> None:
         self.state.forget_partitions(partitions)
         for partition in partitions:
-            self.positions.pop(partition, None)
+            self.next_offsets.pop(partition, None)
+            self.moved.discard(partition)

@@ -3,9 +3,16 @@
 Recovery story (at-least-once delivery, exactly-once effect):
 - Each symbol's book is snapshotted, with the last offset it has applied from each
   `orders` partition and the highest order-requests offset seen from each gate
-  partition, into a changelog-backed table. The agent acknowledges input only once a
-  snapshot covering it is written, so the committed offset never passes an
-  unsnapshotted command.
+  partition, into a changelog-backed table. A snapshot costs in proportion to the book
+  (every resting order), so a book is snapshotted once the commands applied since its
+  last snapshot are as many as the resting orders that snapshot held (at least
+  SNAPSHOT_MIN_COMMANDS), or that snapshot is SNAPSHOT_MAX_AGE_S old: a command then
+  costs at most about two resting orders' encoding, and a restore replays at most that
+  many commands a book.
+- Each checkpoint writes, per partition, an index: the next offset to read, where each
+  book's stored snapshot stands, and the first offset each book applied after it
+  (`pending`). The committed offset may pass commands no snapshot holds yet; a restore
+  replays from the earliest pending offset, so none is lost.
 - Offsets are kept per partition because a symbol's commands need not all come from
   one partition: a producer may put one on another partition, and adding partitions to
   `orders` moves where its key lands. Offsets of different partitions never compare.
@@ -22,6 +29,7 @@ Recovery story (at-least-once delivery, exactly-once effect):
 
 from __future__ import annotations
 
+import time
 import zlib
 from dataclasses import dataclass, field
 
@@ -36,6 +44,8 @@ from engine.spec import SymbolSpec
 from schemas.records import AcceptedCancel, AcceptedOrder
 
 _LZ4_MAGIC = b"\x04\x22\x4d\x18"
+SNAPSHOT_MIN_COMMANDS = 1_000  # a small book's snapshot is cheap, but not free
+SNAPSHOT_MAX_AGE_S = 10.0  # bounds a restore's replay of a book that changes slowly
 
 
 class RebuildError(RuntimeError):
@@ -48,9 +58,13 @@ class SymbolState:
     partition: int  # the `orders` partition whose changelog partition holds the book
     applied: dict[int, int] = field(default_factory=dict)  # `orders` partition -> offset
     gate_marks: dict[int, int] = field(default_factory=dict)  # gate partition -> offset
-    dirty: bool = False
+    dirty: bool = False  # applied records since its last snapshot
     base: bytes | None = None  # the last snapshot written or restored; None: a fresh book
     since: list = field(default_factory=list)  # engine commands the book applied since
+    saved: dict[int, int] = field(default_factory=dict)  # `applied` as of `base`
+    unsaved_from: dict[int, int] = field(default_factory=dict)  # first offset since `base`
+    saved_at: float = field(default_factory=time.monotonic)
+    saved_size: int = 0  # resting orders in `base`
 
 
 def to_command(record: AcceptedOrder | AcceptedCancel) -> NewOrder | Cancel:
@@ -68,6 +82,7 @@ def to_command(record: AcceptedOrder | AcceptedCancel) -> NewOrder | Cancel:
 class MatcherState:
     def __init__(self) -> None:
         self.symbols: dict[str, SymbolState] = {}
+        self._all_due = False
 
     def get(self, symbol: str) -> SymbolState | None:
         return self.symbols.get(symbol)
@@ -80,7 +95,8 @@ class MatcherState:
             applied = {partition: data["applied_offset"]}
         state = SymbolState(snapshot.from_dict(data["book"], emit_levels=True), partition,
                             applied, {int(k): v for k, v in data["gate_marks"].items()},
-                            base=blob)
+                            base=blob, saved=dict(applied))
+        state.saved_size = len(state.book)
         self.symbols[symbol] = state
         return state
 
@@ -95,6 +111,7 @@ class MatcherState:
         if offset <= state.applied.get(partition, -1):
             return False
         state.applied[partition] = offset
+        state.unsaved_from.setdefault(partition, offset)
         state.dirty = True
         return True
 
@@ -121,40 +138,67 @@ class MatcherState:
         state.since.append(command)
         return events
 
-    def take_dirty_snapshots(self) -> list[tuple[str, int, bytes]]:
-        """(symbol, partition, snapshot) of every book changed since the last call."""
+    def expire(self) -> None:
+        """Every changed book is due at the next take (a revocation: its new owner then
+        replays little)."""
+        self._all_due = True
+
+    def snapshots_due(self) -> bool:
+        now = time.monotonic()
+        return any(state.dirty and self._due(state, now) for state in self.symbols.values())
+
+    def _due(self, state: SymbolState, now: float) -> bool:
+        return (self._all_due
+                or len(state.since) >= max(SNAPSHOT_MIN_COMMANDS, state.saved_size)
+                or now - state.saved_at >= SNAPSHOT_MAX_AGE_S
+                # only its home partition's index tells where to replay a book from
+                or any(partition != state.partition for partition in state.unsaved_from))
+
+    def take_dirty_snapshots(self, every: bool = False) -> list[tuple[str, int, bytes]]:
+        """(symbol, partition, snapshot) of the changed books that are due (`every`: of all
+        changed books)."""
+        now = time.monotonic()
+        every, self._all_due = every or self._all_due, False
         out = []
         for symbol, state in self.symbols.items():
-            if state.dirty:
-                state.dirty = False
+            if state.dirty and (every or self._due(state, now)):
                 data = {"book": snapshot.to_dict(state.book, copy=False),
                         "applied": state.applied, "gate_marks": state.gate_marks,
                         # what a matcher keeping one offset per book reads
                         "applied_offset": state.applied.get(state.partition, -1)}
                 blob = lz4.frame.compress(msgspec.msgpack.encode(data))
-                state.base, state.since = blob, []
+                state.base, state.since, state.dirty = blob, [], False
+                state.saved, state.unsaved_from = dict(state.applied), {}
+                state.saved_at, state.saved_size = now, len(state.book)
                 out.append((symbol, state.partition, blob))
         return out
 
     def index(self, partition: int, next_offset: int) -> bytes:
         """Where the books kept in changelog partition `partition` stand in `orders`
-        partition `partition`, and the offset to read next there: written after the books at
-        each checkpoint, it tells a restore which book snapshot is older than it should be."""
-        books = {symbol: state.applied[partition] for symbol, state in self.symbols.items()
-                 if state.partition == partition and partition in state.applied}
-        return msgspec.json.encode({"next": next_offset, "books": books})
+        partition `partition`: the offset to read next, where each stored snapshot stands
+        (a restore tells one written late by its offset), and the first offset each book
+        applied after its snapshot. Written after the books at each checkpoint."""
+        books, pending = {}, {}
+        for symbol, state in self.symbols.items():
+            if state.partition == partition:
+                if partition in state.saved:
+                    books[symbol] = state.saved[partition]
+                if partition in state.unsaved_from:
+                    pending[symbol] = state.unsaved_from[partition]
+        return msgspec.json.encode({"next": next_offset, "books": books, "pending": pending})
 
     @staticmethod
     def replay_from(partition: int, index: bytes | None, books: list[SymbolState],
                     committed: int) -> int:
         """The `orders` offset to read `partition` from after a restore: the committed one,
-        unless the last index is behind it, or a book snapshot is behind the index (written
-        late by a matcher the group had moved on from: its commit failed, its write did
-        not). Books ahead of that offset skip what they have applied."""
+        unless the last index is behind it, a book applied commands its snapshot does not
+        hold (pending), or a book snapshot is behind the index (written late by a matcher
+        the group had moved on from: its commit failed, its write did not). Books ahead of
+        that offset skip what they have applied."""
         if committed < 0 or index is None:
             return committed
         data = msgspec.json.decode(index)
-        start = min(committed, data["next"])
+        start = min(committed, data["next"], *data.get("pending", {}).values())
         restored = {state.book.symbol: state for state in books}
         for symbol, applied in data["books"].items():
             state = restored.get(symbol)

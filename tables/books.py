@@ -2,9 +2,10 @@
 
 One entry per book, `<orders partition>/<symbol>`: its compressed snapshot
 (streams/matcher_state.py), written to the changelog partition of the `orders` partition
-whose records made the book. One entry per partition, NUL `index:<partition>`: where the
-partition's books stand and the next offset to read, written after the books at each
-checkpoint. The partition is in the key so that the in-memory store, one dict for every
+whose records made the book, when it is due. One entry per partition, NUL
+`index:<partition>`: where the partition's stored snapshots stand, where each book's
+commands since its snapshot start, and the next offset to read, written after the books
+at each checkpoint. The partition is in the key so that the in-memory store, one dict for every
 partition, never mixes a book of one partition with a copy of it in another.
 """
 

@@ -16,11 +16,12 @@ tolerates (it is idempotent), and a table never covers an output that was not se
 
 When it fires: `due()` after each batch says whether to capture: every `interval_s` for
 settlement and the candles (a replay of theirs is idempotent), every `interval_s` or
-`every` commands for the matcher. Each stage also commits from a timer when idle, and at
-revocation without step 3 (Faust has already dropped its acknowledgements of revoked
-partitions). The matcher and the candles capture only between batches, under their
-batch lock; the matcher completes steps 1-3 while the next batches run, so the broker's
-waits do not stall matching; completions run one at a time.
+`every` commands for the matcher (whose entries hold only the books then due, and an
+index that says where to replay the others from). Each stage also commits from a timer
+when idle, and at revocation without step 3 (Faust has already dropped its
+acknowledgements of revoked partitions). The matcher and the candles capture only
+between batches, under their batch lock; the matcher completes steps 1-3 while the next
+batches run, so the broker's waits do not stall matching; completions run one at a time.
 """
 
 from __future__ import annotations
@@ -92,17 +93,21 @@ class Checkpoint:
         self._events = []
         self._applied = 0
 
-    def capture(self) -> Captured | None:
+    def capture(self, without_events: bool = False) -> Captured | None:
         """Step 0, synchronous: what is applied so far and the entries that cover it;
-        events applied after it belong to the next checkpoint."""
+        events applied after it belong to the next checkpoint. None when there is nothing
+        to write: no events, unless `without_events` (the matcher's snapshots that come
+        due while no input does)."""
         events, self._events = self._events, []
         self._applied = 0
         self._since = time.monotonic()
-        if not events:
+        if not events and not without_events:
             return None
         started = time.monotonic()
         entries = list(self._entries(events))
         self._steps["capture"].observe(time.monotonic() - started)
+        if not events and not entries:
+            return None
         return Captured(events, entries, self._output.mark())
 
     async def complete(self, captured: Captured,
@@ -126,9 +131,9 @@ class Checkpoint:
                     event.ack()
                 self._steps["ack"].observe(time.monotonic() - written)
 
-    async def commit(self, ack: bool = True) -> None:
+    async def commit(self, ack: bool = True, without_events: bool = False) -> None:
         """All four steps now."""
-        captured = self.capture()
+        captured = self.capture(without_events)
         if captured is not None:
             await self.complete(captured, ack)
 

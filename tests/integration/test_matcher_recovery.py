@@ -9,18 +9,15 @@ must replay from where the snapshot stops, not from the committed offset.
 from __future__ import annotations
 
 import signal
-import time
 
 from confluent_kafka import Producer
 
 from infra.kafka_client import producer_config
-from streams.matcher_state import decode_snapshot
+from streams.matcher_state import SNAPSHOT_MAX_AGE_S, decode_snapshot
 from streams.runtime.stages import group_id
 from tests.integration.test_bad_input import order
 from tests.platform import wait_for
 from tests.replay import assert_settled_equals_replay, read_partitions
-
-SNAPSHOT_EVERY_S = 1.0  # streams/matcher.py CHECKPOINT_INTERVAL_S
 
 
 def _changelog(p) -> str:
@@ -50,7 +47,8 @@ def test_a_snapshot_behind_the_committed_offset_is_caught_up(platform):
     p.wait_ready(worker)
     logs = [worker.log_path]
 
-    # asks in two steps, a checkpoint after each: two snapshots of ACME's book
+    # asks in two steps, each snapshotted once its book's snapshot is old enough (a few
+    # commands on a small book): two snapshots of ACME's book, written while no input came
     for step, prices in enumerate(((10_100, 10_200), (10_050, 10_150))):
         for n, price in enumerate(prices):
             p.send("order-requests", "alice", order(f"ask{step}{n}", "alice", "ACME", "SELL",
@@ -59,7 +57,8 @@ def test_a_snapshot_behind_the_committed_offset_is_caught_up(platform):
         wait_for(lambda step=step: p.scalar(
             "SELECT count(*) FROM orders WHERE status = 'ACCEPTED'") == 2 * (step + 1),
             60, "the asks accepted", logs)
-        time.sleep(3 * SNAPSHOT_EVERY_S)
+        wait_for(lambda step=step: len(_snapshots(p)) == step + 1,
+                 SNAPSHOT_MAX_AGE_S + 30, f"snapshot {step + 1} of ACME's book", logs)
     p.kill_worker(worker, signal.SIGTERM)  # commits the offsets past every ask
     snapshots = _snapshots(p)
     partition, applied, stale = min(snapshots, key=lambda s: s[1])

@@ -121,6 +121,16 @@ def test_nothing_applied_writes_nothing():
     assert steps == []
 
 
+def test_entries_without_events_are_written_when_asked():
+    steps = Steps()
+    asyncio.run(checkpoint(steps).commit(without_events=True))
+    assert steps == ["entries for 0", "flush", "write book@3", "write index@3",
+                     "producer flush", "confirmed book", "confirmed index"]
+    none = Steps()
+    cp = Checkpoint(none.output(), none.app(), lambda events: [])
+    assert cp.capture(without_events=True) is None  # no entries either: nothing to do
+
+
 def test_at_a_revocation_nothing_is_acknowledged():
     steps = Steps()
     cp = checkpoint(steps)

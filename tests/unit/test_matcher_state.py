@@ -64,7 +64,7 @@ def test_a_snapshot_keeps_what_was_applied_from_each_partition():
     acme = state.create(SPEC, 0)
     at(state, acme, new("s1", "SELL", 10, 10_000, source=(3, 7)), 0, 3)
     at(state, acme, new("s2", "SELL", 10, 10_100), 2, 40)
-    [(symbol, partition, blob)] = state.take_dirty_snapshots()
+    [(symbol, partition, blob)] = state.take_dirty_snapshots(every=True)
     assert (symbol, partition) == ("ACME", 0)
 
     restored = MatcherState()
@@ -92,7 +92,7 @@ def test_an_old_snapshot_applied_offset_is_its_own_partitions():
 def test_a_blob_in_neither_snapshot_format_is_refused_by_name():
     written = MatcherState()
     written.create(SPEC, 0).dirty = True
-    blob = written.take_dirty_snapshots()[0][2]
+    blob = written.take_dirty_snapshots(every=True)[0][2]
     uncompressed = msgspec.msgpack.encode({"book": {}, "applied": {}, "gate_marks": {}})
     for bad in (uncompressed, blob[4:], b""):
         with pytest.raises(ValueError, match="not a book snapshot"):
@@ -138,7 +138,7 @@ def test_a_command_that_raises_leaves_the_book_exactly_as_before(monkeypatch, ch
     acme = state.create(SPEC, 0)
     feed(state, acme)
     if checkpointed:
-        state.take_dirty_snapshots()
+        state.take_dirty_snapshots(every=True)
         feed(state, acme, partition=3, tag="x")  # more since the snapshot
     before = snapshot.to_dict(acme.book)
     reference = snapshot.from_dict(before, emit_levels=True)
@@ -180,7 +180,7 @@ def test_a_second_poison_rebuilds_past_the_first(monkeypatch):
 
 def _checkpointed(state: MatcherState, next_offset: int):
     """The books' snapshots and the partition's index, as a checkpoint writes them."""
-    blobs = {symbol: blob for symbol, _, blob in state.take_dirty_snapshots()}
+    blobs = {symbol: blob for symbol, _, blob in state.take_dirty_snapshots(every=True)}
     return blobs, state.index(0, next_offset)
 
 
@@ -218,3 +218,81 @@ def test_an_index_behind_the_committed_offset_is_replayed_from():
     books = [MatcherState().restore(symbol, blob, 0) for symbol, blob in blobs.items()]
     assert MatcherState.replay_from(0, index, books, committed=30) == 8
     assert MatcherState.replay_from(0, None, books, committed=30) == 30  # no index yet
+
+
+# -- when a book is snapshotted ---------------------------------------------------------
+
+def test_a_book_is_snapshotted_once_it_has_applied_its_snapshots_worth_of_commands(monkeypatch):
+    monkeypatch.setattr("streams.matcher_state.SNAPSHOT_MIN_COMMANDS", 3)
+    state = MatcherState()
+    acme = state.create(SPEC, 0)
+    for offset in range(5):  # five resting orders, five commands
+        at(state, acme, new(f"s{offset}", "SELL", 1, 10_000 + offset), 0, offset)
+    assert state.take_dirty_snapshots(every=True)
+    for offset in range(5, 9):  # four commands since a snapshot of five orders: not yet
+        at(state, acme, new(f"b{offset}", "BUY", 1, 9_000), 0, offset)
+    assert not state.snapshots_due() and state.take_dirty_snapshots() == []
+    at(state, acme, new("b9", "BUY", 1, 9_000), 0, 9)
+    assert state.snapshots_due()
+    [(symbol, partition, blob)] = state.take_dirty_snapshots()
+    assert (symbol, partition) == ("ACME", 0)
+    assert MatcherState().restore("ACME", blob, 0).applied == {0: 9}
+    assert not acme.dirty and acme.since == [] and acme.unsaved_from == {}
+
+
+def test_a_changed_book_is_snapshotted_once_its_snapshot_is_old(monkeypatch):
+    state = MatcherState()
+    acme = state.create(SPEC, 0)
+    at(state, acme, new("s1", "SELL", 1, 10_000), 0, 0)
+    assert state.take_dirty_snapshots() == []
+    acme.saved_at -= 10.0  # SNAPSHOT_MAX_AGE_S
+    assert [symbol for symbol, _, _ in state.take_dirty_snapshots()] == ["ACME"]
+    acme.saved_at -= 10.0
+    assert state.take_dirty_snapshots() == []  # unchanged since: nothing to write
+
+
+def test_a_book_with_commands_from_another_partition_is_snapshotted_at_once():
+    state = MatcherState()
+    acme = state.create(SPEC, 0)
+    at(state, acme, new("s1", "SELL", 1, 10_000), 0, 0)
+    assert state.take_dirty_snapshots() == []
+    at(state, acme, new("s2", "SELL", 1, 10_000), 2, 5)  # partition 0's index cannot say it
+    assert [symbol for symbol, _, _ in state.take_dirty_snapshots()] == ["ACME"]
+
+
+def test_expire_makes_every_changed_book_due_once():
+    state = _two_books()
+    state.expire()
+    assert {symbol for symbol, _, _ in state.take_dirty_snapshots()} == {"ACME", "BOLT"}
+    at(state, state.get("ACME"), new("a1", "SELL", 1, 10_000), 0, 9)
+    assert state.take_dirty_snapshots() == []
+
+
+def test_commands_past_a_books_snapshot_are_replayed_though_committed():
+    """The committed offset passes commands no snapshot holds yet: the index's pending
+    offsets take the restore back to them, and the replay leaves the book as it was."""
+    state = _two_books()
+    blobs, _ = _checkpointed(state, 8)  # ACME at 7, BOLT at 2, both stored
+    acme = state.get("ACME")
+    at(state, acme, new("a1", "SELL", 1, 10_000), 0, 11)
+    at(state, acme, new("b1", "BUY", 1, 10_000, account="bob"), 0, 12)
+    assert state.take_dirty_snapshots() == []  # not due: only the index is written
+    index = state.index(0, 13)
+    restored = MatcherState()
+    books = [restored.restore(symbol, blob, 0) for symbol, blob in blobs.items()]
+    assert MatcherState.replay_from(0, index, books, committed=13) == 11
+    again = restored.get("ACME")
+    assert at(restored, again, new("a0", "SELL", 1, 10_000), 0, 7) is None
+    at(restored, again, new("a1", "SELL", 1, 10_000), 0, 11)
+    assert trades(at(restored, again, new("b1", "BUY", 1, 10_000, account="bob"), 0, 12)) \
+        == [("ACME-1", 10_000, 1)]
+    assert snapshot.to_dict(again.book) == snapshot.to_dict(acme.book)
+
+
+def test_a_book_never_snapshotted_is_replayed_from_its_first_command():
+    state = MatcherState()
+    acme = state.create(SPEC, 0)
+    at(state, acme, new("s1", "SELL", 1, 10_000), 0, 20)
+    assert state.take_dirty_snapshots() == []
+    index = state.index(0, 21)
+    assert MatcherState.replay_from(0, index, [], committed=21) == 20

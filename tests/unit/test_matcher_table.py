@@ -34,7 +34,7 @@ def snapshot_at(partition: int, offsets: list[int]) -> tuple[bytes, bytes]:
     for offset in offsets:
         assert state.claim(acme, partition, offset)
         state.apply(acme, order(f"s{offset}", 10_000 + offset))
-    [(_, _, blob)] = state.take_dirty_snapshots()
+    [(_, _, blob)] = state.take_dirty_snapshots(every=True)
     return blob, state.index(partition, offsets[-1] + 1)
 
 
@@ -67,6 +67,19 @@ def test_a_book_behind_the_index_is_replayed_from_where_it_stops(table):
     _, index = snapshot_at(0, [3, 9])  # written after a newer ACME than the table holds
     table[book_key(0, "ACME")], table[index_key(0)] = stale, index
     assert start(first=10) == 4
+
+
+def test_commands_after_a_books_snapshot_are_replayed_though_committed(table):
+    state = MatcherState()
+    acme = state.create(SymbolSpec("ACME", reference_price=10_000), 0)
+    for offset in (3, 9):
+        state.claim(acme, 0, offset)
+        state.apply(acme, order(f"s{offset}", 10_000 + offset))
+    [(_, _, blob)] = state.take_dirty_snapshots(every=True)
+    state.claim(acme, 0, 12)  # applied, committed, not in a snapshot yet
+    state.apply(acme, order("s12", 10_012))
+    table[book_key(0, "ACME")], table[index_key(0)] = blob, state.index(0, 13)
+    assert start(first=13) == 12
 
 
 def test_an_index_behind_the_first_record_delivered_is_replayed_from(table):
