@@ -5,8 +5,8 @@ One entry per book, `<orders partition>/<symbol>`: its compressed snapshot
 whose records made the book, when it is due. One entry per partition, NUL
 `index:<partition>`: where the partition's stored snapshots stand, where each book's
 commands since its snapshot start, and the next offset to read, written after the books
-at each checkpoint. The partition is in the key so that the in-memory store, one dict for every
-partition, never mixes a book of one partition with a copy of it in another.
+at each checkpoint. The partition is in the key so that the in-memory store, one dict
+for every partition, never mixes a book of one partition with a copy of it in another.
 """
 
 from __future__ import annotations
