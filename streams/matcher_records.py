@@ -36,6 +36,9 @@ class RecordMatcher:
         self.dead_letters = DeadLetters(output, dead_letters, health)
         self.next_offsets: dict[int, int] = {}  # partition -> next offset to apply
         self.moved: set[int] = set()  # partitions applied since the last take_positions
+        # partition -> (offset, symbols): after a restore, records before the offset are
+        # applied only to these books (MatcherState.catch_up)
+        self.catch_up: dict[int, tuple[int, set[str]]] = {}
 
     @staticmethod
     def decode(events: Iterable) -> Decoded:
@@ -52,12 +55,20 @@ class RecordMatcher:
         commands = 0
         for event, batch in decoded:
             partition, offset = event.message.partition, event.message.offset
-            commands += self._handle(event, batch, partition, offset, publisher, specs)
+            if not self._held(partition, offset, batch):
+                commands += self._handle(event, batch, partition, offset, publisher, specs)
             self.next_offsets[partition] = offset + 1
             self.moved.add(partition)
         for name, key, value in publisher.drain():
             self.output.send(self.topics[name], key, value)
         return commands
+
+    def _held(self, partition: int, offset: int, batch) -> bool:
+        """Whether a record read again after a restore is held already by every book it
+        concerns (or was dead-lettered)."""
+        bound = self.catch_up.get(partition)
+        return (bound is not None and offset < bound[0]
+                and (isinstance(batch, DecodeError) or batch.symbol not in bound[1]))
 
     def _handle(self, event, batch, partition: int, offset: int, publisher: BatchPublisher,
                 specs: Mapping[str, SymbolSpec | None]) -> int:
@@ -105,3 +116,4 @@ class RecordMatcher:
         for partition in partitions:
             self.next_offsets.pop(partition, None)
             self.moved.discard(partition)
+            self.catch_up.pop(partition, None)

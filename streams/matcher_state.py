@@ -12,7 +12,8 @@ Recovery story (at-least-once delivery, exactly-once effect):
 - Each checkpoint writes, per partition, an index: the next offset to read, where each
   book's stored snapshot stands, and the first offset each book applied after it
   (`pending`). The committed offset may pass commands no snapshot holds yet; a restore
-  replays from the earliest pending offset, so none is lost.
+  replays from the earliest pending offset, so none is lost, and applies the records
+  before the index's next offset only to the books that need them (`catch_up`).
 - Offsets are kept per partition because a symbol's commands need not all come from
   one partition: a producer may put one on another partition, and adding partitions to
   `orders` moves where its key lands. Offsets of different partitions never compare.
@@ -175,9 +176,12 @@ class MatcherState:
 
     def index(self, partition: int, next_offset: int) -> bytes:
         """Where the books kept in changelog partition `partition` stand in `orders`
-        partition `partition`: the offset to read next, where each stored snapshot stands
-        (a restore tells one written late by its offset), and the first offset each book
-        applied after its snapshot. Written after the books at each checkpoint."""
+        partition `partition`. Written after the books at each checkpoint:
+        - `applied_to`: the offset after the last record applied;
+        - `books`: where each stored snapshot stands (a restore tells one written late);
+        - `pending`: the first offset each book applied after its snapshot;
+        - `next`: where a restore reads from, the earliest of `applied_to` and `pending`
+          (all that a matcher that knows only `next` and `books` needs)."""
         books, pending = {}, {}
         for symbol, state in self.symbols.items():
             if state.partition == partition:
@@ -185,32 +189,56 @@ class MatcherState:
                     books[symbol] = state.saved[partition]
                 if partition in state.unsaved_from:
                     pending[symbol] = state.unsaved_from[partition]
-        return msgspec.json.encode({"next": next_offset, "books": books, "pending": pending})
+        return msgspec.json.encode({"next": min([next_offset, *pending.values()]),
+                                    "applied_to": next_offset, "books": books,
+                                    "pending": pending})
 
     @staticmethod
     def replay_from(partition: int, index: bytes | None, books: list[SymbolState],
                     committed: int) -> int:
         """The `orders` offset to read `partition` from after a restore: the committed one,
-        unless the last index is behind it, a book applied commands its snapshot does not
-        hold (pending), or a book snapshot is behind the index (written late by a matcher
-        the group had moved on from: its commit failed, its write did not). Books ahead of
-        that offset skip what they have applied."""
+        unless the last index's `next` is before it (a book applied commands its snapshot
+        does not hold, or the commit failed), or a book snapshot is behind the index
+        (written late by a matcher the group had moved on from: its commit failed, its
+        write did not). Books ahead of that offset skip what they have applied."""
         if committed < 0 or index is None:
             return committed
         data = msgspec.json.decode(index)
-        start = min(committed, data["next"], *data.get("pending", {}).values())
-        restored = {state.book.symbol: state for state in books}
-        for symbol, applied in data["books"].items():
-            state = restored.get(symbol)
-            mine = state.applied.get(partition, -1) if state is not None else -1
-            if mine < applied:
-                start = min(start, mine + 1)
-        return start
+        behind = _behind(partition, data, books)
+        return min([committed, data["next"], *(mine + 1 for mine in behind.values())])
+
+    @staticmethod
+    def catch_up(partition: int, index: bytes | None, books: list[SymbolState]
+                 ) -> tuple[int, set[str]] | None:
+        """(applied_to, symbols): records of `partition` before `applied_to` matter only
+        to these books, those with commands after their snapshot and those restored
+        behind the index; every other book holds them already (one that took a record
+        of another partition was snapshotted at the checkpoint that acknowledged it),
+        and a record no book took was dead-lettered. None: no such bound."""
+        if index is None:
+            return None
+        data = msgspec.json.decode(index)
+        if "applied_to" not in data:
+            return None
+        return data["applied_to"], set(data["pending"]) | set(_behind(partition, data, books))
 
     def forget_partitions(self, partitions: set[int]) -> None:
         """Drop books whose partition moved to another worker: it will restore them."""
         for symbol in [s for s, st in self.symbols.items() if st.partition in partitions]:
             del self.symbols[symbol]
+
+
+def _behind(partition: int, index: dict, books: list[SymbolState]) -> dict[str, int]:
+    """symbol -> offset applied, of the books whose restored snapshot is behind where the
+    index says their stored snapshot stands (a missing one: -1)."""
+    restored = {state.book.symbol: state for state in books}
+    out = {}
+    for symbol, stored in index["books"].items():
+        state = restored.get(symbol)
+        mine = state.applied.get(partition, -1) if state is not None else -1
+        if mine < stored:
+            out[symbol] = mine
+    return out
 
 
 def decode_snapshot(blob: bytes) -> dict:

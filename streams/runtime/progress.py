@@ -65,6 +65,9 @@ def fetch_range(bootstrap: str, topic: str, partition: int, start: int,
                                    "could not be read back")
             if msg.error():
                 continue
+            if not out and msg.offset() > start:
+                log.warning("%s[%d]: records %d..%d are no longer in the topic (retention)",
+                            topic, partition, start, min(msg.offset(), end) - 1)
             if msg.offset() >= end:
                 break
             out.append(FetchedEvent(msg.key(), msg.value(),

@@ -57,7 +57,7 @@ def test_a_snapshot_behind_the_committed_offset_is_caught_up(platform):
         wait_for(lambda step=step: p.scalar(
             "SELECT count(*) FROM orders WHERE status = 'ACCEPTED'") == 2 * (step + 1),
             60, "the asks accepted", logs)
-        wait_for(lambda step=step: len(_snapshots(p)) == step + 1,
+        wait_for(lambda step=step: len({s[1] for s in _snapshots(p)}) > step,
                  SNAPSHOT_MAX_AGE_S + 30, f"snapshot {step + 1} of ACME's book", logs)
     p.kill_worker(worker, signal.SIGTERM)  # commits the offsets past every ask
     snapshots = _snapshots(p)

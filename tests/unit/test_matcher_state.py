@@ -210,6 +210,7 @@ def test_a_book_snapshot_behind_the_index_is_replayed_from_where_it_stops():
     restored = MatcherState()
     books = [restored.restore(symbol, stale[symbol], 0) for symbol in ("ACME", "BOLT")]
     assert MatcherState.replay_from(0, index, books, committed=13) == 8
+    assert MatcherState.catch_up(0, index, books) == (13, {"ACME"})  # BOLT holds its records
     assert fresh.keys() == {"ACME"}
 
 
@@ -218,6 +219,9 @@ def test_an_index_behind_the_committed_offset_is_replayed_from():
     books = [MatcherState().restore(symbol, blob, 0) for symbol, blob in blobs.items()]
     assert MatcherState.replay_from(0, index, books, committed=30) == 8
     assert MatcherState.replay_from(0, None, books, committed=30) == 30  # no index yet
+    assert MatcherState.catch_up(0, None, books) is None
+    written_before = msgspec.json.encode({"next": 8, "books": {"ACME": 7}})
+    assert MatcherState.catch_up(0, written_before, books) is None  # no bound known
 
 
 # -- when a book is snapshotted ---------------------------------------------------------
@@ -281,6 +285,8 @@ def test_commands_past_a_books_snapshot_are_replayed_though_committed():
     restored = MatcherState()
     books = [restored.restore(symbol, blob, 0) for symbol, blob in blobs.items()]
     assert MatcherState.replay_from(0, index, books, committed=13) == 11
+    assert msgspec.json.decode(index)["next"] == 11  # what a reader of `next` alone uses
+    assert MatcherState.catch_up(0, index, books) == (13, {"ACME"})
     again = restored.get("ACME")
     assert at(restored, again, new("a0", "SELL", 1, 10_000), 0, 7) is None
     at(restored, again, new("a1", "SELL", 1, 10_000), 0, 11)
