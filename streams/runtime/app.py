@@ -14,7 +14,7 @@ from aiokafka.consumer import consumer as aiokafka_consumer
 from aiokafka.consumer import fetcher as aiokafka_fetcher
 
 from infra.settings import Settings, load
-from streams.runtime import eager_delivery
+from streams.runtime import eager_delivery, producer_metadata
 from streams.runtime.health import StageHealth
 from streams.runtime.output import Output
 from streams.runtime.readiness import signal_ready
@@ -59,6 +59,7 @@ class _Fetcher(aiokafka_fetcher.Fetcher):
 
 aiokafka_consumer.Fetcher = _Fetcher  # what AIOKafkaConsumer.start() makes (aiokafka 0.14)
 eager_delivery.install()  # records reach the agents without four tasks each
+producer_metadata.install()  # every changelog's partitions kept in view
 
 app = faust.App(
     group_id(settings, STAGE) if STAGE else settings.app_id,
