@@ -8,7 +8,7 @@ each started only once the one before is done:
 1. flush: every record the stage produced up to the capture is on the broker (every
    output of the captured state: outputs are sent as events are applied);
 2. tables: the captured entries are written to their changelogs, and the broker has
-   confirmed the writes;
+   confirmed the writes (a long wait is reported as the broker blocking the stage);
 3. acknowledge: the captured input events are acked, so Faust commits their offsets.
 
 A crash between steps replays from the last committed offset, which every stage
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from streams.runtime.health import CHECKPOINT_SECONDS
-from streams.runtime.output import Mark, Output
+from streams.runtime.output import FLUSH_REPORT_S, Mark, Output
 
 log = logging.getLogger("matchstream.checkpoint")
 
@@ -121,15 +121,38 @@ class Checkpoint:
             self._steps["flush"].observe(flushed - started)
             deliveries = [await table.write(key, value, partition)  # 2
                           for table, key, value, partition in captured.entries]
-            await self._app.producer.flush()
-            for delivery in deliveries:
-                await delivery
+            await self._confirmed(deliveries)
             written = time.monotonic()
             self._steps["tables"].observe(written - flushed)
             if ack() if callable(ack) else ack:  # 3
                 for event in captured.events:
                     event.ack()
                 self._steps["ack"].observe(time.monotonic() - written)
+
+    async def _confirmed(self, deliveries: list[Awaitable]) -> None:
+        """Until the broker has confirmed the changelog writes. A wait of FLUSH_REPORT_S
+        or more is reported as the broker blocking the stage (logs, metrics), as a wait for
+        outputs is."""
+        async def confirm() -> None:
+            await self._app.producer.flush()
+            for delivery in deliveries:
+                await delivery
+
+        confirming = asyncio.ensure_future(confirm())
+        health = self._output.health
+        waited = 0.0
+        try:
+            while not (await asyncio.wait([confirming], timeout=FLUSH_REPORT_S))[0]:
+                waited += FLUSH_REPORT_S
+                if health is not None:
+                    health.blocked("broker", f"changelog writes not confirmed after "
+                                   f"{waited:.0f}s", FLUSH_REPORT_S)
+        finally:
+            if not confirming.done():
+                confirming.cancel()  # this checkpoint was cancelled
+        if waited and health is not None:
+            health.cleared()
+        confirming.result()
 
     async def commit(self, ack: bool = True, without_events: bool = False) -> None:
         """All four steps now."""

@@ -8,14 +8,21 @@ import asyncio
 import time
 from types import SimpleNamespace
 
+from streams.runtime import checkpoint as checkpoint_module
 from streams.runtime.checkpoint import Checkpoint
 
 
 class Steps(list):
+    def __init__(self) -> None:
+        super().__init__()
+        self.unconfirmed: list = []  # the writes the producer's next flush confirms
+
     def output(self):
         steps = self
 
         class Output:
+            health = None
+
             def mark(self):
                 return "mark"
 
@@ -30,6 +37,9 @@ class Steps(list):
         class Producer:
             async def flush(self):
                 steps.append("producer flush")
+                confirms, steps.unconfirmed = steps.unconfirmed, []
+                for confirm in confirms:
+                    confirm()
         return SimpleNamespace(producer=Producer())
 
     def table(self):
@@ -43,7 +53,7 @@ class Steps(list):
                 def confirm():
                     steps.append(f"confirmed {key.decode()}")
                     delivered.set_result(None)
-                asyncio.get_running_loop().call_soon(confirm)
+                steps.unconfirmed.append(confirm)
                 return delivered
         return Table()
 
@@ -187,3 +197,26 @@ def test_due_after_enough_commands_or_time():
     cp = checkpoint(steps, interval_s=0.01, every=100)
     time.sleep(0.02)
     assert cp.due()
+
+
+def test_a_changelog_write_the_broker_has_not_confirmed_is_reported_as_blocked(monkeypatch):
+    """A wait for the changelog writes is visible (logs, metrics) while it lasts, and the
+    input is acknowledged only once they are confirmed."""
+    monkeypatch.setattr(checkpoint_module, "FLUSH_REPORT_S", 0.01)
+    steps = Steps()
+    output = steps.output()
+    output.health = SimpleNamespace(
+        blocked=lambda reason, detail, retry_in: steps.append(f"blocked {reason}"),
+        cleared=lambda: steps.append("cleared"))
+
+    class SlowTable:
+        async def write(self, key, value, partition):
+            delivered = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_later(0.05, delivered.set_result, None)
+            return delivered
+
+    cp = Checkpoint(output, steps.app(), lambda events: [(SlowTable(), b"k", b"v", 0)])
+    cp.applied([steps.event("a")])
+    asyncio.run(cp.commit())
+    assert steps.count("blocked broker") >= 2
+    assert steps[-2:] == ["cleared", "ack a"]
