@@ -39,6 +39,7 @@ class RecordMatcher:
         # partition -> (offset, symbols): after a restore, records before the offset are
         # applied only to these books (MatcherState.catch_up)
         self.catch_up: dict[int, tuple[int, set[str]]] = {}
+        self._foreign: set[tuple[str, int]] = set()  # (symbol, partition) already warned of
 
     @staticmethod
     def decode(events: Iterable) -> Decoded:
@@ -80,6 +81,8 @@ class RecordMatcher:
             self.dead_letters.send(DecodeError(f"unknown symbol {batch.symbol!r}", event.value),
                                    self.orders, partition, offset, event.key)
         elif self.state.claim(symbol_state, partition, offset):
+            if symbol_state.partition != partition:
+                self._warn_foreign(batch.symbol, symbol_state.partition, partition)
             for index, command in enumerate(batch.commands):
                 try:
                     events = self.state.apply(symbol_state, command)
@@ -97,6 +100,16 @@ class RecordMatcher:
                     if events:
                         publisher.add(symbol_state.book, events)
         return len(batch.commands)
+
+    def _warn_foreign(self, symbol: str, home: int, partition: int) -> None:
+        """Once per symbol and partition: its book takes commands from two partitions,
+        which a crash may replay in another order (README "Processing guarantees")."""
+        if (symbol, partition) not in self._foreign:
+            self._foreign.add((symbol, partition))
+            log.warning("matcher: %s's commands come from %s[%d] as well as from its book's "
+                        "partition %d: recovery is exact only for one partition a symbol "
+                        "(the gate's, by key); was %s produced to by hand, or given more "
+                        "partitions?", symbol, self.orders, partition, home, self.orders)
 
     def _symbol_state(self, symbol: str, partition: int,
                       specs: Mapping[str, SymbolSpec | None]) -> SymbolState | None:

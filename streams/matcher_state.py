@@ -17,6 +17,8 @@ Recovery story (at-least-once delivery, exactly-once effect):
 - Offsets are kept per partition because a symbol's commands need not all come from
   one partition: a producer may put one on another partition, and adding partitions to
   `orders` moves where its key lands. Offsets of different partitions never compare.
+  Such a book's recovery is not exact: nothing records how two partitions' commands
+  were interleaved, and partitions are restored one at a time (RecordMatcher warns).
 - After a restart or rebalance the book is restored from its snapshot and the input
   is replayed from the committed offset: commands the snapshot already holds are
   skipped by offset, and a command the gate sent twice (a gate replay) is skipped by
