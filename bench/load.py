@@ -1,6 +1,7 @@
 """Open-loop load on the whole pipeline: order produced -> accepted -> traded -> settled.
 
     python -m bench.load --rate 2000 --seconds 30 --accounts 1000 --symbols 50 [--workers 1]
+    python -m bench.load --rate 100 --seconds 60 --repeat 5   # min / median / worst of 5
     python -m bench.load --rate 2000 --seconds 30 --profile py-spy    # + a worker profile
 
 Starts the platform's services on the default settings when needed (like `matchstream
@@ -26,12 +27,17 @@ Measured, all on one clock (this machine's), from the request's *planned* send t
 - settled: trades.settled_ms in PostgreSQL (clock_timestamp() when the settlement
   transaction inserted the row; it commits a few ms later) of every trade, against
   the planned time of its aggressor order.
+- by hop, for the same orders (those that traded on arrival): bench/hops.py.
+Before sending, the CPU at rest of each stage, the broker and PostgreSQL (--rest s);
+while sending, the CPU of each (/proc). The sender is a latency-sensitive client
+(linger.ms 0, --client-linger-ms).
 Latencies leave out the requests planned in the first --warmup seconds (default 5): the
 stages' first fetches, connections and symbol reads, which an exchange running all day
 pays once. Throughput counts what happened inside the sending window; lag is the app's
 consumer group (committed offsets, AdminClient) against the high watermarks, once a second.
 Prints a progress line per second, a table and one JSON line; saves a PNG under
-var/bench/. Workers are stopped at the end and on Ctrl-C; the namespace's topics and
+var/bench/. With --repeat N, N runs (each on a fresh namespace and worker), then each
+figure's minimum, median and worst (bench/summary.py). Workers are stopped at the end and on Ctrl-C; the namespace's topics and
 database are deleted unless --keep.
 """
 
@@ -56,23 +62,33 @@ from pathlib import Path
 import msgspec
 import psycopg
 from confluent_kafka import (
+    TIMESTAMP_LOG_APPEND_TIME,
     Consumer,
     ConsumerGroupTopicPartitions,
     KafkaException,
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    OffsetSpec,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.procstat import cpu_seconds
+from bench import rest
+from bench.hops import Stamps, breakdown, print_breakdown
 from bench.reconciled import reconciled
-from infra import kafka_broker, postgres, services, topics
+from bench.summary import print_summary, summarise
+from infra import postgres, services, topics
 from infra.kafka_client import producer_config
 from infra.settings import REPO_ROOT, Settings, load
 from ledger.migrate import upgrade
 from schemas.codec import encode
 from schemas.records import CancelRequest, NewOrderRequest
+from streams.matcher_records import APPLIED_HEADER
 from streams.runtime.readiness import READY_LINE
 from streams.runtime.stages import consumer_groups
 
@@ -80,6 +96,7 @@ CASH_EACH = 1_000_000_000  # $10M per account, cents
 SHARES_EACH = 100_000  # of every symbol, per account
 SHARES_OUTSTANDING = 1_000_000_000  # 5% position limit = 50M shares: never binding
 READY_TIMEOUT_S = 120.0
+REST_SETTLE_S = 3.0  # after the ready line, before the CPU at rest is measured
 LAGGED_TOPICS = ("order-requests", "orders", "matcher-results")
 PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("p99.9", 0.999))
 
@@ -87,6 +104,7 @@ PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("p99.9", 0.999))
 class _Event(msgspec.Struct):  # the fields of an order-events record this bench reads
     order_id: str
     status: str
+    ts: int = 0
     reason: str | None = None
 
 
@@ -115,8 +133,20 @@ def _setup(args) -> tuple[Settings, str]:
            if base.manages_postgres else base.database_url)
     settings = dataclasses.replace(base, namespace=namespace, external_database_url=url)
     topics.ensure_topics(settings, say=lambda *_: None)
+    _stamp_appends(settings)
     upgrade(url)
     return settings, url
+
+
+def _stamp_appends(settings: Settings) -> None:
+    """This namespace's requests carry the broker's append time (LogAppendTime), which
+    the sender's delivery reports return: the first hop of the breakdown."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    resource = ConfigResource("topic", settings.topic("order-requests"), incremental_configs=[
+        ConfigEntry("message.timestamp.type", "LogAppendTime",
+                    incremental_operation=AlterConfigOpType.SET)])
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
 
 
 def _symbols(n: int) -> list[tuple[str, int]]:
@@ -216,22 +246,31 @@ def _schedule(args, accounts, symbols, t0: float) -> Schedule:
 class Sender(threading.Thread):
     """Produces each request at its planned time; never waits for the pipeline."""
 
-    def __init__(self, settings: Settings, schedule: Schedule, stop: threading.Event) -> None:
+    def __init__(self, settings: Settings, schedule: Schedule, stop: threading.Event,
+                 stamps: Stamps, linger_ms: float) -> None:
         super().__init__(name="sender", daemon=True)
         self.producer = Producer(producer_config(settings, **{
-            "linger.ms": 2, "queue.buffering.max.messages": 1_000_000,
+            "linger.ms": linger_ms, "queue.buffering.max.messages": 1_000_000,
             "queue.buffering.max.kbytes": 1_048_576}))
         self.topic = settings.topic("order-requests")
         self.schedule = schedule
         self.stop_event = stop
         self.late_ms = [0.0] * len(schedule.records)  # actual - planned produce time
+        self.produced_ms = stamps["produce"]
+        self.appended_ms = stamps["append"]  # the broker's, from the delivery report
         self.sent = 0
         self.errors = 0
         self.finished = threading.Event()
 
-    def _delivered(self, err, _msg) -> None:
-        if err is not None:
-            self.errors += 1
+    def _reporter(self, i: int):
+        def delivered(err, msg) -> None:
+            if err is not None:
+                self.errors += 1
+                return
+            kind, ts = msg.timestamp()
+            if kind == TIMESTAMP_LOG_APPEND_TIME:
+                self.appended_ms[i] = ts
+        return delivered
 
     def run(self) -> None:
         records, planned, n = self.schedule.records, self.schedule.planned_ms, len(
@@ -248,11 +287,14 @@ class Sender(threading.Thread):
                     key, value = records[i]
                     while True:
                         try:
-                            produce(topic, key=key, value=value, on_delivery=self._delivered)
+                            produce(topic, key=key, value=value,
+                                    on_delivery=self._reporter(i))
                             break
                         except BufferError:
                             self.producer.poll(0.005)
-                    self.late_ms[i] = now() * 1000.0 - planned[i]
+                    produced = now() * 1000.0
+                    self.produced_ms[i] = int(produced)  # whole ms, as Kafka's stamps
+                    self.late_ms[i] = produced - planned[i]
                     i += 1
                     self.sent = i
                 self.producer.poll(0)
@@ -346,41 +388,6 @@ def _wait_ready(procs: list[subprocess.Popen]) -> float:
                      + ", ".join(str(p.log_path) for p in procs))
 
 
-def _cpu_by_stage(procs: list[subprocess.Popen]) -> dict[str, float]:
-    """User + system CPU seconds so far of each worker's stage processes (Linux /proc),
-    summed per stage; the supervisors themselves count as "supervisor"."""
-    out: dict[str, float] = {}
-    for p in procs:
-        for pid in _process_tree(p.pid):
-            try:
-                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            stage = (argv[argv.index(b"--stage") + 1].decode() if b"--stage" in argv
-                     else "supervisor")
-            out[stage] = out.get(stage, 0.0) + cpu_seconds(pid)
-    return out
-
-
-def _broker_cpu_s(settings) -> float | None:
-    """CPU seconds so far of the broker this project runs; None for an outside one."""
-    broker = kafka_broker.running_pid(settings)
-    return None if broker is None else cpu_seconds(broker)
-
-
-def _process_tree(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        try:
-            todo += [int(c) for c in Path(f"/proc/{current}/task/{current}/children")
-                     .read_text().split()]
-        except OSError:
-            pass
-    return found
-
-
 def _stop_workers(procs: list[subprocess.Popen]) -> None:
     for p in procs:
         if p.poll() is None:
@@ -415,9 +422,11 @@ def _cleanup(settings: Settings, url: str) -> None:
 class Monitor:
     """Tap on order-events and trades (broker timestamps), consumer lag, settled count."""
 
-    def __init__(self, settings: Settings, url: str, schedule: Schedule) -> None:
+    def __init__(self, settings: Settings, url: str, schedule: Schedule,
+                 stamps: Stamps) -> None:
         self.settings = settings
         self.schedule = schedule
+        self.stamps = stamps
         self.checkpoints: dict = {}  # stage -> checkpoint step -> figures, at the end
         self.admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
         self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
@@ -441,14 +450,19 @@ class Monitor:
             self.lag_parts += [TopicPartition(topic, p) for p in meta.partitions]
         self.db = psycopg.connect(_pg(url), autocommit=True)
         n = len(schedule.records)
-        self.accepted_ms = [0.0] * n  # broker timestamp of ACCEPTED (0 = not seen)
-        self.first_trade_ms = [0.0] * n
+        self.accepted_ms = stamps["gate_send"]  # ACCEPTED's record timestamp (0: not seen)
+        self.gate_start_ms = stamps["gate_start"]  # its `ts`: the gate's clock
+        self.first_trade_ms = stamps["trade_sent"]
+        self.applied_ms = stamps["applied"]  # the first trade's batch, in the matcher
+        self.first_trade_id: dict[str, int] = {}  # trade id -> its aggressor's request
         self.accepted = 0
         self.rejected: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()
         self.trades = 0
         self.trade_ts: list[int] = []  # broker timestamps of every trade
         self.timeline: list[dict] = []  # one row a second
+        self.caught_up_s: float | None = None  # after the last send
+        self.rest_cpu: dict | None = None
 
     def poll(self, timeout: float) -> None:
         index = self.schedule.new_index
@@ -464,6 +478,10 @@ class Monitor:
                               else trade.sell_order_id)
                 if i is not None and not self.first_trade_ms[i]:
                     self.first_trade_ms[i] = ts
+                    self.first_trade_id[trade.trade_id] = i
+                    for name, value in msg.headers() or ():
+                        if name == APPLIED_HEADER:  # µs; whole ms, as Kafka's stamps
+                            self.applied_ms[i] = int(value) // 1000
             else:
                 event = _decode_event(msg.value())
                 self.statuses[event.status] += 1
@@ -471,6 +489,7 @@ class Monitor:
                     i = index.get(event.order_id)
                     if i is not None and not self.accepted_ms[i]:
                         self.accepted_ms[i] = ts
+                        self.gate_start_ms[i] = event.ts
                         self.accepted += 1
                 elif event.status in ("REJECTED", "CANCEL_REJECTED"):
                     self.rejected[f"{event.status}:{event.reason}"] += 1
@@ -511,9 +530,17 @@ class Monitor:
         return row
 
     def settled_rows(self) -> list[tuple]:
-        return self.db.execute(
-            "SELECT buy_order_id, sell_order_id, aggressor, settled_ms, executed_ms "
+        """(buy order, sell order, aggressor side, settled_ms) of every settled trade; the
+        first trade of each order gets its settled stamp."""
+        rows = self.db.execute(
+            "SELECT buy_order_id, sell_order_id, aggressor, settled_ms, trade_id "
             "FROM trades").fetchall()
+        settled = self.stamps["settled"]
+        for *_, settled_ms, trade_id in rows:
+            i = self.first_trade_id.get(trade_id)
+            if i is not None:
+                settled[i] = settled_ms
+        return [row[:4] for row in rows]
 
     def close(self) -> None:
         self.consumer.close()
@@ -568,13 +595,22 @@ def run(args) -> dict:
         ready_s = _wait_ready(workers)
         print(f"bench.load: {len(workers)} worker(s) ready after {ready_s:.1f} s "
               f"(pids {', '.join(str(w.pid) for w in workers)})", flush=True)
+        pids = [w.pid for w in workers]
+        rest_cpu = None
+        if args.rest > 0:
+            time.sleep(REST_SETTLE_S)  # the stages' first checkpoints and timers
+            rest_cpu = rest.at_rest(pids, settings, args.rest)
+            print(f"bench.load: CPU at rest over {args.rest:g} s (% of a core): "
+                  + ", ".join(f"{k} {v:g}" for k, v in rest_cpu.items()), flush=True)
         # generated before the clock starts (~15 us a request); t0 leaves it room
         n = int(args.rate * args.seconds)
         schedule = _schedule(args, accounts, symbols, t0=time.time() + 1.0 + n * 25e-6)
-        monitor = Monitor(settings, url, schedule)
-        monitor.cpu_start = _cpu_by_stage(workers)
-        broker_cpu_start = _broker_cpu_s(settings)
-        sender = Sender(settings, schedule, stop)
+        stamps = Stamps(n)
+        stamps.by_name["planned"] = schedule.planned_ms
+        monitor = Monitor(settings, url, schedule, stamps)
+        monitor.rest_cpu = rest_cpu
+        cpu_start, cpu_started = rest.totals(pids, settings), time.monotonic()
+        sender = Sender(settings, schedule, stop, stamps, args.client_linger_ms)
         sender.start()
         if args.profile:
             profiler = _start_profile(args, workers[0].pid, out_dir, label)
@@ -594,14 +630,18 @@ def run(args) -> dict:
                 if deadline is not None:
                     lag = row["lag"]
                     caught_up = bool(lag) and all(v == 0 for v in lag.values())
-                    if (caught_up and row["settled"] >= monitor.trades) or now >= deadline:
+                    if caught_up and row["settled"] >= monitor.trades:
+                        monitor.caught_up_s = round(max(0.0, now - end_send), 1)
                         break
-        cpu_end = _cpu_by_stage(workers)
-        monitor.cpu_stages = {k: round(v - monitor.cpu_start.get(k, 0.0), 1)
-                              for k, v in cpu_end.items()}
-        monitor.cpu_s = sum(monitor.cpu_stages.values())
-        monitor.broker_cpu_s = (None if broker_cpu_start is None
-                                else _broker_cpu_s(settings) - broker_cpu_start)
+                    if now >= deadline:
+                        break
+        used = rest.spent(cpu_start, rest.totals(pids, settings))
+        cpu_s = time.monotonic() - cpu_started
+        monitor.broker_cpu_s = used.pop("broker", None)
+        monitor.postgres_cpu_s = used.pop("postgres", None)
+        monitor.cpu_stages = {k: round(v, 1) for k, v in used.items()}
+        monitor.cpu_s = sum(used.values())
+        monitor.cpu_window_s = cpu_s
         monitor.wall_s = time.time() - t0
         monitor.checkpoints = _checkpoints(workers)
         result = _report(args, settings, schedule, sender, monitor, out_dir, label)
@@ -692,7 +732,7 @@ def _report(args, settings, schedule: Schedule, sender: Sender, monitor: Monitor
             trade_lat.append(ft - planned[i])
     rows = monitor.settled_rows()
     settled_lat, settled_at = [], []
-    for buy, sell, aggressor, settled_ms, _executed in rows:
+    for buy, sell, aggressor, settled_ms in rows:
         i = schedule.new_index.get(buy if aggressor == "BUY" else sell)
         if i is not None:
             settled_at.append(settled_ms)
@@ -712,6 +752,8 @@ def _report(args, settings, schedule: Schedule, sender: Sender, monitor: Monitor
         "settled_per_s": round(in_window(settled_at) / args.seconds, 1),
     }
     late = sender.late_ms[:sent_n]
+    steady = [i for i in range(len(planned)) if planned[i] >= steady_ms]
+    hops = breakdown(monitor.stamps, steady, _percentiles)
     latency = {"send_lateness_ms": _percentiles(late),
                "accepted_ms": _percentiles(accepted_lat),
                "first_trade_ms": _percentiles(trade_lat),
@@ -731,18 +773,29 @@ def _report(args, settings, schedule: Schedule, sender: Sender, monitor: Monitor
         "throughput": throughput, "latency": latency, "max_lag": max_lag,
         "final_lag": monitor.timeline[-1]["lag"] if monitor.timeline else {},
         "worker_cpu_s": round(monitor.cpu_s, 1), "worker_cpu_s_by_stage": monitor.cpu_stages,
-        "wall_s": round(monitor.wall_s, 1),
-        "worker_cpu_ms_per_accepted": (round(monitor.cpu_s * 1000 / monitor.accepted, 2)
+        "wall_s": round(monitor.wall_s, 1), "cpu_window_s": round(monitor.cpu_window_s, 1),
+        "worker_cpu_ms_per_accepted": (round(monitor.cpu_s * 1000 / monitor.accepted, 3)
                                        if monitor.accepted else None),
         "broker_cpu_s": (None if monitor.broker_cpu_s is None
                          else round(monitor.broker_cpu_s, 1)),
+        "broker_cpu_pct": _pct(monitor.broker_cpu_s, monitor.cpu_window_s),
+        "postgres_cpu_pct": _pct(monitor.postgres_cpu_s, monitor.cpu_window_s),
+        "caught_up_s": monitor.caught_up_s,
+        "rest_cpu_pct": monitor.rest_cpu or {},
+        "hops": hops,
+        "client_linger_ms": args.client_linger_ms,
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "checkpoints": monitor.checkpoints,
     }
     _print_table(result)
+    print_breakdown(hops)
     result["plot"] = str(_plot(monitor, schedule, sender, rows, out_dir, label))
     print(json.dumps(result, separators=(",", ":")), flush=True)
     return result
+
+
+def _pct(seconds: float | None, window_s: float) -> float | None:
+    return None if seconds is None or not window_s else round(seconds / window_s * 100, 1)
 
 
 def _print_table(r: dict) -> None:
@@ -752,9 +805,11 @@ def _print_table(r: dict) -> None:
           f"trades {r['trades']}, settled {r['settled']}")
     print(f"throughput in the sending window: accepted {t['accepted_per_s']:g}/s, trades "
           f"{t['trades_per_s']:g}/s, settled {t['settled_per_s']:g}/s")
-    print(f"worker CPU {r['worker_cpu_s']:g} s in {r['wall_s']:g} s "
+    print(f"worker CPU {r['worker_cpu_s']:g} s in {r['cpu_window_s']:g} s "
           f"({r['worker_cpu_ms_per_accepted']} ms per accepted order); by stage "
-          f"{r['worker_cpu_s_by_stage']}; Kafka broker {r['broker_cpu_s']} s")
+          f"{r['worker_cpu_s_by_stage']}; Kafka broker {r['broker_cpu_s']} s "
+          f"({r['broker_cpu_pct']}% of a core), PostgreSQL {r['postgres_cpu_pct']}%; every "
+          f"lag 0 {r['caught_up_s']} s after the last send")
     print(f"rejected: {r['rejected'] or 'none'}; max lag {r['max_lag']}; final lag "
           f"{r['final_lag']}")
     print(f"latency of the requests planned from {r['warmup_s']:g} s on (the warm-up left out):")
@@ -789,7 +844,7 @@ def _plot(monitor: Monitor, schedule: Schedule, sender: Sender, rows, out_dir: P
     xs_a = [(planned[i] - t0) / 1000 for i, a in enumerate(monitor.accepted_ms) if a]
     ys_a = [a - planned[i] for i, a in enumerate(monitor.accepted_ms) if a]
     xs_s, ys_s = [], []
-    for buy, sell, aggressor, settled_ms, _ in rows:
+    for buy, sell, aggressor, settled_ms in rows:
         i = schedule.new_index.get(buy if aggressor == "BUY" else sell)
         if i is not None:
             xs_s.append((planned[i] - t0) / 1000)
@@ -845,11 +900,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile-delay", type=float, default=5)
     parser.add_argument("--keep", action="store_true",
                         help="keep the namespace's topics and database")
+    parser.add_argument("--rest", type=float, default=10,
+                        help="seconds to measure the CPU at rest before sending (0: not)")
+    parser.add_argument("--client-linger-ms", type=float, default=0,
+                        help="the sender's linger.ms (a latency-sensitive client's: 0)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs, each on a fresh namespace and worker; prints each "
+                        "figure's minimum, median and worst")
     args = parser.parse_args(argv)
+    results = []
     try:
-        run(args)
+        for attempt in range(args.repeat):
+            if args.repeat > 1:
+                print(f"bench.load: run {attempt + 1} of {args.repeat}", flush=True)
+            result = run(args)
+            if not result:
+                break
+            results.append(result)
     except KeyboardInterrupt:
         pass
+    if args.repeat > 1 and results:
+        rows = summarise(results)
+        print_summary(rows, len(results))
+        print(json.dumps({"bench": "load-summary", "runs": len(results),
+                          "reconciled": [r.get("reconciled") for r in results],
+                          "figures": rows}, separators=(",", ":")), flush=True)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ class CountingOutput:
         self.records = 0
         self.bytes = 0
 
-    def send(self, topic, key, value, partition=None) -> None:
+    def send(self, topic, key, value, partition=None, headers=None) -> None:
         self.records += 1
         self.bytes += len(value)
 

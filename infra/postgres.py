@@ -120,6 +120,16 @@ def is_running(settings: Settings) -> bool:
     return _run_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "status"]).returncode == 0
 
 
+def running_pid(settings: Settings) -> int | None:
+    """The postmaster's pid of the cluster this project runs, if it is running."""
+    try:
+        first = (data_root(settings) / "data" / "postmaster.pid").read_text().split("\n", 1)[0]
+        pid = int(first)
+    except (OSError, ValueError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
+
+
 def start(settings: Settings, say=print) -> None:
     bin_dir = ensure_binaries(say)
     root = data_root(settings)

@@ -10,17 +10,22 @@ batch goes on.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping
 
 from engine.spec import SymbolSpec
 from schemas.codec import ORDER_BATCH, DecodeError, encode
 from schemas.records import OrderBatch
 from streams.matcher_state import MatcherState, RebuildError, SymbolState
-from streams.publish import BatchPublisher
+from streams.publish import TRADES, BatchPublisher
 from streams.runtime.dead_letter import DeadLetters, Sink
 from streams.runtime.health import StageHealth
 
 log = logging.getLogger("matchstream.matcher")
+
+# a trade record's header: when the matcher began applying its batch (wall clock, µs),
+# so that a trace (bench.load) can tell the matcher's time from the time before it
+APPLIED_HEADER = "applied_us"
 
 
 Decoded = list[tuple[object, OrderBatch | DecodeError]]  # (event, its record)
@@ -53,6 +58,7 @@ class RecordMatcher:
         """Apply decoded records, send what they publish; how many commands they held.
         `specs`: those of the symbols without a book yet (None: not a symbol)."""
         publisher = BatchPublisher()
+        trace = [(APPLIED_HEADER, b"%d" % (time.time_ns() // 1000))]
         commands = 0
         for event, batch in decoded:
             partition, offset = event.message.partition, event.message.offset
@@ -61,7 +67,10 @@ class RecordMatcher:
             self.next_offsets[partition] = offset + 1
             self.moved.add(partition)
         for name, key, value in publisher.drain():
-            self.output.send(self.topics[name], key, value)
+            if name == TRADES:
+                self.output.send(self.topics[name], key, value, headers=trace)
+            else:
+                self.output.send(self.topics[name], key, value)
         return commands
 
     def _held(self, partition: int, offset: int, batch) -> bool:

@@ -48,7 +48,7 @@ def dead_letter(error: DecodeError, topic: str, partition: int, offset: int,
 
 class Sink(Protocol):
     def send(self, topic: str, key: bytes | None, value: bytes | None,
-             partition: int | None = None) -> None: ...
+             partition: int | None = None, headers: list | None = None) -> None: ...
 
 
 class DeadLetters:

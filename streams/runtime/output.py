@@ -86,7 +86,7 @@ class Output:
             self._errors.append(f"{msg.topic()}[{msg.partition()}]: {err}")
 
     def send(self, topic: str, key: bytes | None, value: bytes | None,
-             partition: int | None = None) -> None:
+             partition: int | None = None, headers: list | None = None) -> None:
         """Queue one record for the topic's full name; partition by key (murmur2) unless
         given."""
         producer = self._client()
@@ -94,10 +94,11 @@ class Output:
         while True:
             mark.sent += 1  # before its report can come
             try:
-                if partition is None:
+                if partition is None and headers is None:
                     producer.produce(topic, value, key, on_delivery=mark.report)
                 else:
-                    producer.produce(topic, value, key, partition, on_delivery=mark.report)
+                    producer.produce(topic, value, key, -1 if partition is None else partition,
+                                     on_delivery=mark.report, headers=headers)
                 return
             except BufferError:  # local queue full: let librdkafka drain it
                 mark.sent -= 1

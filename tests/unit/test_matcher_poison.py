@@ -31,7 +31,7 @@ def event(partition: int, offset: int, value: bytes) -> FetchedEvent:
 class Sent:
     records: list = field(default_factory=list)
 
-    def send(self, topic, key, value, partition=None) -> None:
+    def send(self, topic, key, value, partition=None, headers=None) -> None:
         self.records.append((topic, key, value))
 
 
