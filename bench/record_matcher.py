@@ -29,8 +29,8 @@ from infra import collector
 from streams.matcher import CHECKPOINT_EVERY, MAX_BATCH, OUTPUTS
 from streams.matcher_records import RecordMatcher
 from streams.matcher_state import MatcherState
+from streams.runtime.events import FetchedEvent, FetchedMessage
 from streams.runtime.health import StageHealth
-from streams.runtime.progress import FetchedEvent, FetchedMessage
 
 PARTITIONS = 4
 

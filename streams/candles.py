@@ -35,8 +35,8 @@ from streams.runtime import app as ms
 from streams.runtime.batching import Batcher
 from streams.runtime.checkpoint import Checkpoint
 from streams.runtime.database import database
+from streams.runtime.faust_fixes.position_guard import PositionGuard
 from streams.runtime.health import StageHealth
-from streams.runtime.progress import PositionGuard
 from tables.candles import open_candles, position_key
 
 log = logging.getLogger(__name__)

@@ -17,18 +17,18 @@ checkpoint acknowledges; at revocation nothing is acknowledged (Faust has alread
 dropped its acknowledgements of revoked partitions) and the snapshots cover it.
 
 Recovery is Faust's table recovery. The first events of a partition then restore its
-books from the table, and the position guard (streams/runtime/progress.py) starts where
-MatcherState.replay_from says: the first offset Faust delivers, unless the partition's
-index is behind it or a book is behind the index (a snapshot written late by a matcher
-the group had moved on from); the records in between are read back from Kafka and
-applied, the books skipping what they have applied; the index's pending offsets (commands
-applied since a book's snapshot) take the start back further, and the records before
-the index's applied offset go only to the books that need them (a book of another
-partition, not restored here, would otherwise be made afresh). A partition without an
-index is
-read from its start. A partition quiet for a few seconds while records wait in it past
-the position (Faust skipped its last records, so no later one reveals the gap) is read
-back the same way (streams/runtime/progress.py TailWatch).
+books from the table, and the position guard
+(streams/runtime/faust_fixes/position_guard.py) starts where MatcherState.replay_from
+says: the first offset Faust delivers, unless the partition's index is behind it or a
+book is behind the index (a snapshot written late by a matcher the group had moved on
+from); the records in between are read back from Kafka and applied, the books skipping
+what they have applied; the index's pending offsets (commands applied since a book's
+snapshot) take the start back further, and the records before the index's applied offset
+go only to the books that need them (a book of another partition, not restored here,
+would otherwise be made afresh). A partition without an index is read from its start. A
+partition quiet for a few seconds while records wait in it past the position (Faust
+skipped its last records, so no later one reveals the gap) is read back the same way
+(`TailWatch`, same module).
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ from streams.publish import BOOK, HALTS, ORDER_EVENTS, QUOTES, RESULTS, TRADES
 from streams.runtime import app as ms
 from streams.runtime.batching import Batcher
 from streams.runtime.checkpoint import Checkpoint
+from streams.runtime.faust_fixes.position_guard import PositionGuard, TailWatch, fetch_range
 from streams.runtime.health import StageHealth
 from streams.runtime.output import Output
-from streams.runtime.progress import PositionGuard, TailWatch, fetch_range
 from streams.runtime.stages import group_id
 from tables.books import book_key, books, index_key, partition_entries
 

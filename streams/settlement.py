@@ -5,11 +5,12 @@ or rejected remainders, halts). The agent queues records (streams/runtime/batchi
 grow with the backlog); each batch is one transaction, trades first, then releases,
 then halts. Every effect is idempotent (ledger/settlement.py), so a replay is harmless.
 
-Per batch: the records Faust skipped are read back first (streams/runtime/progress.py),
-then the batch is applied. Every CHECKPOINT_INTERVAL_S (after a batch, or from a timer
-when idle) what was applied is checkpointed (streams/runtime/checkpoint.py): dead
-letters delivered, the position per partition written to the table, the records
-acknowledged. A crash replays what was applied since, idempotently.
+Per batch: the records Faust skipped are read back first (the position guard,
+streams/runtime/faust_fixes/position_guard.py), then the batch is applied. Every
+CHECKPOINT_INTERVAL_S (after a batch, or from a timer when idle) what was applied is
+checkpointed (streams/runtime/checkpoint.py): dead letters delivered, the position per
+partition written to the table, the records acknowledged. A crash replays what was
+applied since, idempotently.
 
 A database fault pauses the stage until it passes (streams/runtime/resilient.py). What cannot be
 decoded is dead-lettered. A record without trades that is proven unprocessable on its
@@ -30,8 +31,8 @@ from streams.runtime.batching import Batcher
 from streams.runtime.checkpoint import Checkpoint
 from streams.runtime.database import database
 from streams.runtime.dead_letter import DeadLetters
+from streams.runtime.faust_fixes.position_guard import PositionGuard
 from streams.runtime.health import StageHealth
-from streams.runtime.progress import PositionGuard
 from streams.runtime.resilient import BatchPolicy
 from tables.raw import position_key
 from tables.settlement import settlement_positions

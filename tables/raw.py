@@ -4,7 +4,8 @@ Agents write these tables from timers as well as from events, and must know when
 broker has a write before they acknowledge the input it covers: `write` sends to the
 changelog partition given, and returns the delivery future (a plain table assignment
 goes through Faust's buffer, whose flush can return before the record is sent).
-Keys starting with NUL hold an agent's position per partition (streams/runtime/progress.py).
+Keys starting with NUL hold an agent's position per partition
+(streams/runtime/faust_fixes/position_guard.py).
 """
 
 from __future__ import annotations

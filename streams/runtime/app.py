@@ -10,15 +10,13 @@ from __future__ import annotations
 import os
 
 import faust
-from aiokafka.consumer import consumer as aiokafka_consumer
-from aiokafka.consumer import fetcher as aiokafka_fetcher
 
 from infra.settings import Settings, load
-from streams.runtime import eager_delivery, producer_metadata
+from streams.runtime import faust_fixes
+from streams.runtime.faust_fixes.recovery_watch import RecoveryWatch
 from streams.runtime.health import StageHealth
 from streams.runtime.output import Output
 from streams.runtime.readiness import signal_ready
-from streams.runtime.recovery_watch import RecoveryWatch
 from streams.runtime.stages import group_id
 
 settings: Settings = load()
@@ -30,36 +28,7 @@ output = Output(settings, StageHealth(STAGE) if STAGE else None)
 # warm copies of each table partition on other workers (README "Stages")
 STANDBY_REPLICAS = int(os.environ.get("MATCHSTREAM_STANDBY_REPLICAS") or 0)
 
-# aiokafka keeps one fetch in flight per broker, and a fetch leaves out the partitions
-# whose records are still buffered, not yet taken by the stage. A partition whose records
-# are taken meanwhile cannot be fetched again until that fetch returns, which the broker
-# holds until a record comes on another partition or the fetch's wait ends (Faust asks
-# for 1.5 s): the stage stalls. Such a fetch is given a short wait; one that covers every
-# partition the stage reads can wait long, since any new record ends it at once.
-FETCH_MAX_WAIT_MS = int(os.environ.get("MATCHSTREAM_FETCH_MAX_WAIT_MS") or 10)
-IDLE_FETCH_MAX_WAIT_MS = 500
-
-
-def fetch_wait_ms(records_buffered: bool) -> int:
-    return FETCH_MAX_WAIT_MS if records_buffered else IDLE_FETCH_MAX_WAIT_MS
-
-
-def input_buffered(records) -> bool:
-    """Whether records of a partition the stage reads are buffered (the fetcher's records
-    by partition). A table's changelog partitions stay buffered: the stage writes them
-    and reads them only to recover."""
-    return any(not tp.topic.endswith("-changelog") for tp in records)
-
-
-class _Fetcher(aiokafka_fetcher.Fetcher):
-    def _get_actions_per_node(self, assignment):  # builds the next fetch requests
-        self._fetch_max_wait_ms = fetch_wait_ms(input_buffered(self._records))
-        return super()._get_actions_per_node(assignment)
-
-
-aiokafka_consumer.Fetcher = _Fetcher  # what AIOKafkaConsumer.start() makes (aiokafka 0.14)
-eager_delivery.install()  # records reach the agents without four tasks each
-producer_metadata.install()  # every changelog's partitions kept in view
+faust_fixes.install()  # Faust's consumer and producer, fixed (streams/runtime/faust_fixes/)
 
 app = faust.App(
     group_id(settings, STAGE) if STAGE else settings.app_id,

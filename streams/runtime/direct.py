@@ -26,7 +26,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from infra.kafka_client import METADATA_REFRESH
 from infra.settings import Settings
-from streams.runtime.progress import FetchedEvent, FetchedMessage
+from streams.runtime.events import FetchedEvent, FetchedMessage
 from streams.runtime.readiness import signal_ready
 from streams.runtime.stages import group_id
 

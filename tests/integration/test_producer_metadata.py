@@ -1,6 +1,6 @@
 """The Faust stages' producer keeps in view every topic it has sent to: a topic known
 from its first refresh of every topic (a changelog just created) is not dropped once
-another topic is tracked (streams/runtime/producer_metadata.py)."""
+another topic is tracked (streams/runtime/faust_fixes/producer_metadata.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 from confluent_kafka.admin import NewTopic
 
 from infra import topics
-from streams.runtime import producer_metadata
+from streams.runtime.faust_fixes import producer_metadata
 
 
 def test_every_topic_sent_to_stays_in_the_producers_view(platform):

@@ -1,5 +1,6 @@
-"""The matcher's tail watch against the real broker (streams/runtime/progress.py): a quiet
-partition whose records go past the group's committed offset is read back from there."""
+"""The matcher's tail watch against the real broker
+(streams/runtime/faust_fixes/position_guard.py): a quiet partition whose records go past
+the group's committed offset is read back from there."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 
 from confluent_kafka import Consumer, TopicPartition
 
-from streams.runtime.progress import TailWatch
+from streams.runtime.faust_fixes.position_guard import TailWatch
 from streams.runtime.stages import group_id
 
 

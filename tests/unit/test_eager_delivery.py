@@ -1,5 +1,6 @@
-"""Faust's consumer with eager delivery (streams/runtime/eager_delivery.py): it answers as
-mode's `Service.wait_first` does, without a task for a coroutine that does not suspend."""
+"""Faust's consumer with eager delivery (streams/runtime/faust_fixes/eager_delivery.py): it
+answers as mode's `Service.wait_first` does, without a task for a coroutine that does not
+suspend."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import warnings
 import pytest
 from mode import Service
 
-from streams.runtime.eager_delivery import Consumer, install, wait_first_eagerly
+from streams.runtime.faust_fixes.eager_delivery import Consumer, install, wait_first_eagerly
 
 seen = contextvars.ContextVar("seen", default="caller")
 

@@ -15,8 +15,8 @@ from schemas.codec import DEAD_LETTER, encode
 from schemas.records import AcceptedOrder, OrderBatch
 from streams.matcher_records import RecordMatcher
 from streams.matcher_state import MatcherState
+from streams.runtime.events import FetchedEvent, FetchedMessage
 from streams.runtime.health import StageHealth
-from streams.runtime.progress import FetchedEvent, FetchedMessage
 
 SPEC = SymbolSpec("ACME", reference_price=10_000)
 T0 = 1_700_000_000_000

@@ -1,5 +1,6 @@
 """The matcher's books table (tables/books.py) and where a partition is applied from after
-a recovery (streams/matcher.py `_restore` with the position guard, streams/runtime/progress.py).
+a recovery (streams/matcher.py `_restore` with the position guard,
+streams/runtime/faust_fixes/position_guard.py).
 No Kafka: the table's store is filled by hand, records read back are stubs."""
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from engine.spec import SymbolSpec
 from schemas.records import AcceptedOrder
 from streams import matcher
 from streams.matcher_state import MatcherState
-from streams.runtime import progress
-from streams.runtime.progress import FetchedEvent, FetchedMessage, PositionGuard
+from streams.runtime.events import FetchedEvent, FetchedMessage
+from streams.runtime.faust_fixes import position_guard
+from streams.runtime.faust_fixes.position_guard import PositionGuard
 from tables.books import BooksStore, book_key, books, index_key, partition_entries
 
 ORDERS = matcher.matcher.orders
@@ -110,7 +112,7 @@ def test_the_guard_reads_back_from_where_the_restore_says(monkeypatch):
     def fetch(bootstrap, topic, partition, begin, end):
         return [stub(partition, offset) for offset in range(begin, end)]
 
-    monkeypatch.setattr(progress, "fetch_range", fetch)
+    monkeypatch.setattr(position_guard, "fetch_range", fetch)
     guard = PositionGuard("matcher", "unused", load)
     admitted = asyncio.run(guard.admit([stub(0, 7), stub(0, 8)]))
     assert asked == {(ORDERS, 0): 7}
@@ -126,7 +128,7 @@ def test_a_partition_without_a_stored_position_is_read_from_its_start(monkeypatc
     def fetch(bootstrap, topic, partition, begin, end):
         return [stub(partition, offset) for offset in range(begin, end)]
 
-    monkeypatch.setattr(progress, "fetch_range", fetch)
+    monkeypatch.setattr(position_guard, "fetch_range", fetch)
     guard = PositionGuard("settlement", "unused", load)
     admitted = asyncio.run(guard.admit([stub(0, 3), stub(0, 4)]))
     assert [e.message.offset for e in admitted] == [0, 1, 2, 3, 4]

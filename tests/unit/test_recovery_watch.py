@@ -1,7 +1,7 @@
-"""When the recovery watch (streams/runtime/recovery_watch.py) calls a changelog partition
-stalled: records left to read, and none received for the stall time."""
+"""When the recovery watch (streams/runtime/faust_fixes/recovery_watch.py) calls a changelog
+partition stalled: records left to read, and none received for the stall time."""
 
-from streams.runtime.recovery_watch import stalled
+from streams.runtime.faust_fixes.recovery_watch import stalled
 
 STALL_S = 45.0
 

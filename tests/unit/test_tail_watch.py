@@ -1,12 +1,12 @@
-"""Records Faust has not delivered at the end of a quiet partition
-(streams/runtime/progress.py TailWatch): when a partition counts as quiet, and what is
-read back."""
+"""Records Faust has not delivered at the end of a quiet partition (TailWatch,
+streams/runtime/faust_fixes/position_guard.py): when a partition counts as quiet, and what
+is read back."""
 
 from __future__ import annotations
 
 import time
 
-from streams.runtime.progress import TailWatch, to_read
+from streams.runtime.faust_fixes.position_guard import TailWatch, to_read
 
 A, B = ("orders", 0), ("orders", 1)
 

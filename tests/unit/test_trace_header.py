@@ -7,8 +7,8 @@ import time
 
 from streams.matcher_records import APPLIED_HEADER, RecordMatcher
 from streams.matcher_state import MatcherState
+from streams.runtime.events import FetchedEvent, FetchedMessage
 from streams.runtime.health import StageHealth
-from streams.runtime.progress import FetchedEvent, FetchedMessage
 from tests.unit.test_matcher_poison import SPEC, new
 
 TOPICS = {name: name for name in ("trades", "order-events", "halts", "book", "quotes",

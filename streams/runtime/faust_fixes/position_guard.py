@@ -1,12 +1,19 @@
-"""Guard against records a consumer never saw.
+"""Guard against records Faust never delivered.
 
-Faust's offset bookkeeping can skip records across a rebalance or restart (seen in
-this project's crash tests; see faust-streaming issues #221 and #312), and seeking its
-consumer back does not reliably bring them again. Each agent therefore keeps its own
-position per partition, never ahead of what it applied. A record beyond that position
-means records in between were skipped: the guard reads them straight from Kafka with a
-consumer of its own and puts them, in order, before the record that revealed the gap.
-Every consumer is idempotent, so a record that Faust delivers again later is harmless.
+Upstream: https://github.com/faust-streaming/faust/issues/221 and /issues/312;
+  faust/transport/consumer.py `Consumer._new_offset` (with nothing committed, or with
+  only the record at the committed offset unacknowledged, it commits past unacknowledged
+  records) and `Consumer._drain_messages` (offsets skipped in delivery become a gap,
+  committed as if done)
+Checked against: faust-streaming 0.15.3
+
+Faust's offset bookkeeping can skip records across a rebalance or restart (seen in this
+project's crash tests), and seeking its consumer back does not reliably bring them again.
+Each agent therefore keeps its own position per partition, never ahead of what it applied.
+A record beyond that position means records in between were skipped: the guard reads them
+straight from Kafka with a consumer of its own and puts them, in order, before the record
+that revealed the gap. Every consumer is idempotent, so a record that Faust delivers again
+later is harmless.
 
 A skipped record with none after it reveals no gap: `TailWatch` finds partitions where
 Faust has delivered nothing for a while though the partition holds records past the
@@ -21,33 +28,15 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
+
+from streams.runtime.events import FetchedEvent, FetchedMessage
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, int]
 FETCH_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class FetchedMessage:
-    topic: str
-    partition: int
-    offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class FetchedEvent:
-    """Shaped like the Faust events the agents use: key, value, message, ack()."""
-
-    key: bytes | None
-    value: bytes | None
-    message: FetchedMessage
-
-    def ack(self) -> bool:
-        return True  # Faust never delivered it, so there is nothing of Faust's to ack
 
 
 def fetch_range(bootstrap: str, topic: str, partition: int, start: int,

@@ -1,10 +1,14 @@
 """A watch on Faust's table recovery: a changelog partition that stops delivering.
 
+Upstream: https://github.com/faust-streaming/faust/issues/74, /issues/155, /issues/651;
+  reads faust/tables/recovery.py `Recovery` and faust/transport/consumer.py `Consumer` state
+Checked against: faust-streaming 0.15.3
+
 Faust recovers a table by reading its changelog partitions up to their high-water marks,
 and only then starts the agents. If the consumer's position for a partition has moved past
-records Faust never handed to the recovery, the recovery waits for them forever and
-the stage does nothing (faust-streaming issues #74, #155, #651 report such hangs; one
-was seen here once, in CI, after a worker was frozen and thawed).
+records Faust never handed to the recovery, the recovery waits for them forever and the
+stage does nothing (one such hang was seen here, in CI, after a worker was frozen and
+thawed).
 
 Each stage checks every CHECK_EVERY_S: a partition with records left to read and no
 record received for STALL_S is logged with what the consumer knows of it, then sought

@@ -1,9 +1,14 @@
 """Faust's consumer, handing each record to the agents without four tasks per record.
 
-Faust's consumer loop (`Consumer._drain_messages`, faust-streaming 0.15) delivers every
-record with `wait_first(callback(message), suspend_flow.wait())`: four tasks, a wait and
-three cancellations per record. Yet the callback suspends only when a stream's buffer is
-full or the flow is suspended for a rebalance; otherwise it queues the event and returns.
+Upstream: faust/transport/consumer.py `Consumer._drain_messages` (its `self.wait_first`
+  call), mode/services.py `Service.wait_first`, faust/transport/drivers/aiokafka.py
+  `Transport.Consumer` (the class replaced)
+Checked against: faust-streaming 0.15.3, mode-streaming 0.7.1
+
+Faust's consumer loop delivers every record with `wait_first(callback(message),
+suspend_flow.wait())`: four tasks, a wait and three cancellations per record. Yet the
+callback suspends only when a stream's buffer is full or the flow is suspended for a
+rebalance; otherwise it queues the event and returns.
 
 Here `wait_first` runs the first coroutine's first step at once, as its task would have
 run first anyway, in a copy of the context as a task would. A coroutine that completes
@@ -86,5 +91,5 @@ class Consumer(aiokafka_driver.Consumer):
 
 
 def install() -> None:
-    """Faust's Kafka transport makes this consumer (faust-streaming 0.15)."""
+    """Faust's Kafka transport makes this consumer."""
     aiokafka_driver.Transport.Consumer = Consumer

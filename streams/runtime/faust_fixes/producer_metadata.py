@@ -1,6 +1,11 @@
 """Faust's producer keeps the metadata of every topic it sends to (its table changelogs).
 
-aiokafka's producer (0.14) tracks a topic in its metadata refreshes only when the topic
+Upstream: aiokafka/client.py `AIOKafkaClient._wait_on_metadata` (returns early for a known
+  topic without `add_topic`), aiokafka/cluster.py `ClusterMetadata.update_metadata`,
+  aiokafka/producer/producer.py (makes its client from the module's `AIOKafkaClient`)
+Checked against: aiokafka 0.14.0, faust-streaming 0.15.3
+
+aiokafka's producer tracks a topic in its metadata refreshes only when the topic
 was unknown at its first send. A topic it already knew from a refresh of every topic,
 as a changelog Faust has just created, stays untracked; once another topic is tracked,
 each refresh asks for the tracked topics alone and replaces the whole cluster view with
@@ -19,12 +24,12 @@ from aiokafka.producer import producer as aiokafka_producer
 
 
 class Client(aiokafka_client.AIOKafkaClient):
-    async def _wait_on_metadata(self, topic):  # before every send (aiokafka 0.14)
+    async def _wait_on_metadata(self, topic):  # before every send
         if topic not in self._topics:
             self.add_topic(topic)  # refreshes the metadata once, not awaited
         return await super()._wait_on_metadata(topic)
 
 
 def install() -> None:
-    """What AIOKafkaProducer makes its client from (aiokafka 0.14)."""
+    """What AIOKafkaProducer makes its client from."""
     aiokafka_producer.AIOKafkaClient = Client
