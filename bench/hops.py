@@ -1,7 +1,7 @@
 """Where an order's time goes: its latency split into hops, for the orders that traded.
 
-Every stamp is on this machine's wall clock in whole milliseconds, as Kafka's timestamps
-are (but the planned time), so a hop reads ±1 ms:
+Every stamp is on this machine's wall clock; a hop is measured in whole milliseconds, as
+Kafka's timestamps are (but the first, from the planned time), so it reads ±1 ms:
 - produce: the sender's produce() call;
 - append: the broker's append of the request (`order-requests` with LogAppendTime,
   from the delivery report);
@@ -16,6 +16,7 @@ are (but the planned time), so a hop reads ±1 ms:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 HOPS = (
@@ -53,7 +54,11 @@ def breakdown(stamps: Stamps, indexes, percentiles) -> dict[str, dict]:
     out = {}
     for label, start, end in HOPS:
         first, second = stamps[start], stamps[end]
-        out[label] = percentiles([second[i] - first[i] for i in complete])
+        if start == "planned":
+            out[label] = percentiles([second[i] - first[i] for i in complete])
+        else:  # whole ms on both sides
+            out[label] = percentiles([math.floor(second[i]) - math.floor(first[i])
+                                      for i in complete])
     out["planned -> settled (the sum)"] = percentiles(
         [stamps["settled"][i] - stamps["planned"][i] for i in complete])
     return out
