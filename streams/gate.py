@@ -1,7 +1,8 @@
 """Gate stage on order-requests: one database transaction per batch, then send on.
 
 Reads with confluent-kafka (streams/runtime/direct.py); the batch's outputs are delivered
-before its offsets are committed. A replayed batch re-emits the same outcomes: the
+before its offsets are committed (the stage flushes them before each commit, not after
+each batch). A replayed batch re-emits the same outcomes: the
 order rows remember the request's (partition, offset) (streams/gate_logic.py). A
 database fault pauses the stage; a request proven to be unprocessable on its own is
 dead-lettered (streams/runtime/resilient.py).
@@ -31,7 +32,9 @@ class Gate:
         self.orders = settings.topic("orders")
         self.order_events = settings.topic("order-events")
         self.health = StageHealth("gate")
-        self.output = Output(settings, self.health)
+        # sent at once: the matcher waits on these, and the gate flushes only before
+        # it commits (streams/runtime/direct.py)
+        self.output = Output(settings, self.health, linger_ms=0)
         self.dead_letters = DeadLetters(self.output, settings.topic("dead-letters"),
                                         self.health)
         self.policy = BatchPolicy("gate", database(), self.health)
@@ -48,7 +51,6 @@ class Gate:
         for record, exc in poison:
             self.dead_letters.refused(exc, self.topic, record.partition, record.offset,
                                       record.key, record.value)
-        await self.output.flush()  # before the offsets move on
 
     def _send(self, out: GateOutput) -> None:
         for key, value in out.order_batches():
@@ -62,4 +64,5 @@ class Gate:
 
 def main(settings: Settings) -> None:
     gate = Gate(settings)
-    serve(DirectStage(settings, "gate", {"order-requests": gate.process}, MAX_BATCH))
+    serve(DirectStage(settings, "gate", {"order-requests": gate.process}, MAX_BATCH,
+                      before_commit=gate.output.flush))

@@ -4,13 +4,14 @@ For the gate, whose input is the clients' records, one request each: a Faust age
 ~9,000 such records/s here before any work, a confluent-kafka consumer ~1.2M/s
 (`bench.intake`, README "Performance"). The loop takes everything already fetched (up to
 `max_batch`), hands each topic's records to its handler as one batch, and commits the
-offsets once the handlers return, i.e. after their effects are durable: at-least-once
+offsets once their effects are durable: the handlers' own (the database) when they
+return, their records sent on once `before_commit` returns (the output's flush), so the
+next batch does not wait for the broker's acknowledgements of the last. At-least-once
 delivery, made exactly-once in effect by the handlers' idempotency (see README
-"Processing guarantees"). The commit is asynchronous, so the next batch does not wait for
-it, and goes out at most every COMMIT_INTERVAL_S while batches keep coming (each commit
-is a request the broker pays for), at once when the stage is idle, and before partitions
-are revoked or the consumer closes; a commit lost to a crash only replays what was done
-since the last one.
+"Processing guarantees"). The commit is asynchronous and goes out at most every
+COMMIT_INTERVAL_S while batches keep coming (each commit is a request the broker pays
+for), at once when the stage is idle, and before partitions are revoked or the consumer
+closes; a commit lost to a crash only replays what was done since the last one.
 Kafka's committed offsets are reliable here, so the gate needs no position guard.
 """
 
@@ -33,17 +34,22 @@ from streams.runtime.stages import group_id
 log = logging.getLogger("matchstream.direct")
 
 Handler = Callable[[list[FetchedEvent]], Awaitable[None]]
-POLL_S = 0.05
-FETCH_WAIT_MS = 100
+POLL_S = 0.5  # how long an idle stage waits for a record (and notices a stop)
+IDLE_S = 0.05  # no record for this long after a batch: the stage is idle, it commits
+FETCH_WAIT_MS = 500
 COMMIT_INTERVAL_S = 0.1
 
 
 class DirectStage:
     def __init__(self, settings: Settings, stage: str, handlers: dict[str, Handler],
-                 max_batch: int = 2000) -> None:
+                 max_batch: int = 2000, before_commit: Callable[[], None] = lambda: None
+                 ) -> None:
+        """`before_commit`: blocks until what the handlers sent is on the broker (raises
+        if it cannot be); the offsets move only after it returns."""
         self.stage = stage
         self.handlers = {settings.topic(name): h for name, h in handlers.items()}
         self.max_batch = max_batch
+        self.before_commit = before_commit
         self.stopping = False
         self.ready = False
         self._done: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset
@@ -56,7 +62,7 @@ class DirectStage:
             "session.timeout.ms": 10_000,
             "heartbeat.interval.ms": 1_000,
             # a fetch returns as soon as a record arrives: the wait only bounds an idle
-            # one (at 5 ms the idle gate cost the broker 200 requests/s)
+            # one, a request the broker pays for (at 5 ms: 200 a second)
             "fetch.wait.max.ms": FETCH_WAIT_MS,
             "on_commit": self._committed,
             **METADATA_REFRESH,
@@ -67,18 +73,18 @@ class DirectStage:
                                 on_revoke=self._on_revoke)
         try:
             while not self.stopping:
-                # blocking briefly is fine: nothing else runs on this loop between batches
-                first = self.consumer.poll(POLL_S)
+                # nothing else runs on this loop between batches: blocking is fine
+                first = self.consumer.poll(IDLE_S if self._done else POLL_S)
                 if first is None:
-                    self._commit()
+                    self._commit()  # idle: what was done is committed now
                     await asyncio.sleep(0)
                     continue
                 messages = [first, *self.consumer.consume(self.max_batch - 1, 0)]
                 await self._process(messages)
                 if time.monotonic() - self._committed_at >= COMMIT_INTERVAL_S:
                     self._commit()
-        finally:
             self._commit(wait=True)
+        finally:
             self.consumer.close()
 
     async def _process(self, messages: list) -> None:
@@ -97,9 +103,11 @@ class DirectStage:
         self._done.update(offsets)
 
     def _commit(self, wait: bool = False) -> None:
-        """Commit the offsets of what the handlers have done since the last commit."""
+        """Commit the offsets of what the handlers have done since the last commit, once
+        what they sent is on the broker."""
         if not self._done:
             return
+        self.before_commit()
         offsets, self._done = self._done, {}
         self._committed_at = time.monotonic()
         try:

@@ -2,8 +2,9 @@
 
 Faust's own producer costs tens of microseconds of Python per record (futures,
 callbacks, its buffer); librdkafka batches in C. Agents `send` (a non-blocking
-enqueue) and, before acknowledging the input a batch came from, `await flush()`:
-it returns once the broker has every record sent so far, or raises.
+enqueue) and, before acknowledging the input a batch came from, wait until the broker
+has the records: `flush()` (the gate, which blocks its loop: nothing else runs on it) or
+`delivered(mark)` (the Faust stages); either raises if the broker refused one.
 
 Records are never timed out locally (message.timeout.ms 0): while the broker is away
 the flush waits, as a batch waits for an unreachable database, rather than dropping.
@@ -64,9 +65,13 @@ class Mark:
 
 
 class Output:
-    def __init__(self, settings: Settings, health: StageHealth | None = None) -> None:
+    def __init__(self, settings: Settings, health: StageHealth | None = None,
+                 linger_ms: float = 2) -> None:
+        """`linger_ms`: how long a record may wait for others to share its request; a
+        stage that flushes before it waits on anything else may send at once (0)."""
         self._settings = settings
         self.health = health
+        self._linger_ms = linger_ms
         self._producer: Producer | None = None
         self._errors: list[str] = []
         self._lock = threading.Lock()
@@ -76,7 +81,7 @@ class Output:
     def _client(self) -> Producer:
         if self._producer is None:
             self._producer = Producer(producer_config(
-                self._settings, **{"linger.ms": 2, "message.timeout.ms": 0,
+                self._settings, **{"linger.ms": self._linger_ms, "message.timeout.ms": 0,
                                    "queue.buffering.max.messages": 1_000_000,
                                    "message.max.bytes": 64 * 1024 * 1024}))
         return self._producer
@@ -132,15 +137,8 @@ class Output:
             self.health.cleared()
         self._raise_errors()
 
-    async def flush(self) -> None:
-        """Until the broker has every record sent so far; raises DeliveryFailed."""
-        if self._producer is not None and len(self._producer):
-            await asyncio.to_thread(self.flush_now)
-        else:
-            self.flush_now()
-
-    def flush_now(self) -> None:
-        """flush(), blocking the calling thread."""
+    def flush(self) -> None:
+        """Until the broker has every record sent so far (blocking); raises DeliveryFailed."""
         if self._producer is None:
             return
         waited = 0.0
