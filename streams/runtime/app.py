@@ -39,7 +39,10 @@ app = faust.App(
     web_enabled=False,
     datadir=str(settings.home / "faust" / "{conf.id}"),
     autodiscover=False,
-    broker_commit_interval=0.1,
+    # the stages acknowledge at their checkpoints, once a second at most: a commit timer
+    # that wakes more often only costs (idle, a stage used 1.0% of a core at 0.1 s, 0.4%
+    # at 1 s: Faust's commit and its livelock check at 2.5 times the interval)
+    broker_commit_interval=1.0,
     # do not wait for in-flight events on stop or rebalance: the agent is safe to replay
     stream_wait_empty=False,
     # a killed worker's partitions move on after this long (Faust's default is 60 s)
