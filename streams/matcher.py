@@ -64,7 +64,8 @@ OUTPUTS = (TRADES, ORDER_EVENTS, HALTS, BOOK, QUOTES, RESULTS)
 
 settings = ms.settings
 health = StageHealth("matcher")
-output = Output(settings, health)
+# settlement waits on these: half a millisecond for a batch's records to share requests
+output = Output(settings, health, linger_ms=0.5)
 state = MatcherState()
 matcher = RecordMatcher(state, output, {name: settings.topic(name) for name in OUTPUTS},
                         settings.topic("orders"), settings.topic("dead-letters"), health)

@@ -93,3 +93,11 @@ def test_nothing_is_committed_when_the_outputs_cannot_be_delivered():
         asyncio.run(stage.run())
     assert not [c for c in calls if c[0] == "commit"]
     assert calls[-1] == "close"
+
+
+def test_a_batch_waits_for_more_records_only_when_they_come_densely():
+    from streams.runtime.direct import GATHER_MAX_S, gather_s
+
+    assert gather_s(0.0) == gather_s(100.0) == 0.0  # sparse: a record goes at once
+    assert 0 < gather_s(1_000.0) <= GATHER_MAX_S
+    assert gather_s(10_000.0) < gather_s(1_000.0)  # the denser, the shorter the wait
