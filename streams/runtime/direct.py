@@ -10,8 +10,8 @@ next batch does not wait for the broker's acknowledgements of the last. At-least
 delivery, made exactly-once in effect by the handlers' idempotency (see README
 "Processing guarantees"). The commit is asynchronous and goes out at most every
 COMMIT_INTERVAL_S while batches keep coming (each commit is a request the broker pays
-for), at once when the stage is idle, and before partitions are revoked or the consumer
-closes; a commit lost to a crash only replays what was done since the last one.
+for), IDLE_S after the last batch when no more come, and before partitions are revoked
+or the consumer closes; a commit lost to a crash only replays what was done since.
 A batch's fixed costs (a transaction, its records sent on, and the wake-ups of every
 stage after it) are paid per batch, so when records come densely the loop waits a few
 milliseconds for more before it takes a batch (`gather_s`): sparse ones go at once.

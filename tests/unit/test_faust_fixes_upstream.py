@@ -30,12 +30,7 @@ from mode import Service
 from mode.services import WaitResults
 
 from streams.runtime import faust_fixes
-from streams.runtime.faust_fixes import (
-    eager_delivery,
-    fetch_wait,
-    inline_consumer,
-    producer_metadata,
-)
+from streams.runtime.faust_fixes import eager_delivery, fetch_wait, producer_metadata
 from streams.runtime.faust_fixes.recovery_watch import RecoveryWatch
 
 FIXES = "streams/runtime/faust_fixes"
@@ -68,59 +63,9 @@ def test_install_warns_once_when_a_version_differs(monkeypatch, caplog):
 
 def test_install_puts_the_patches_in_place():
     faust_fixes.install()
-    assert aiokafka_driver.Transport.Consumer is inline_consumer.Consumer
-    assert issubclass(inline_consumer.Consumer, eager_delivery.Consumer)
+    assert aiokafka_driver.Transport.Consumer is eager_delivery.Consumer
     assert aiokafka_consumer.Fetcher is fetch_wait.Fetcher
     assert aiokafka_producer.AIOKafkaClient is producer_metadata.Client
-
-
-# -- the consumer on the stage's loop ----------------------------------------------------
-
-def test_faust_makes_its_consumer_thread_through_new_consumer_thread():
-    inline_consumer.install()
-
-    async def made():
-        consumer = faust_app().consumer
-        return consumer, consumer._thread
-
-    consumer, thread = asyncio.run(made())
-    assert type(consumer) is inline_consumer.Consumer
-    assert type(thread) is inline_consumer.ConsumerTask, (
-        "Faust's consumer no longer makes its thread with _new_consumer_thread(): find "
-        f"where it does and make {FIXES}/inline_consumer.py replace that")
-    assert thread.thread_loop is thread.parent_loop
-
-
-def test_faust_calls_into_aiokafka_through_call_thread():
-    thread_class = aiokafka_driver.AIOKafkaConsumerThread
-    for name in ("getmany", "commit", "seek_wait", "position", "subscribe",
-                 "seek_to_committed", "highwaters", "earliest_offsets"):
-        assert "self.call_thread(" in inspect.getsource(getattr(thread_class, name)), (
-            f"AIOKafkaConsumerThread.{name} no longer goes through call_thread: "
-            f"{FIXES}/inline_consumer.py awaits call_thread directly on the stage's loop; "
-            "check that what it calls now is still safe to run there")
-
-
-def test_mode_runs_a_service_thread_on_the_loop_that_starts_it():
-    from mode.threads import QueueServiceThread
-
-    class Probe(inline_consumer.Inline, QueueServiceThread):
-        started_in = None
-
-        async def on_start(self):
-            self.started_in = asyncio.get_running_loop()
-
-    async def scenario():
-        loop = asyncio.get_running_loop()
-        probe = Probe(loop=loop, thread_loop=loop)
-        await probe.start()
-        answer = await inline_consumer.ConsumerTask.call_thread(probe, lambda: 42)
-        await probe.stop()
-        return probe.started_in is loop, answer, probe.should_stop
-
-    assert asyncio.run(asyncio.wait_for(scenario(), 10)) == (True, 42, True), (
-        "mode's ServiceThread no longer starts and stops through its Worker's start() and "
-        f"_serve(): {FIXES}/inline_consumer.py's _Inline must follow what it does now")
 
 
 # -- eager delivery ----------------------------------------------------------------------

@@ -3,8 +3,8 @@ docstring names the upstream issue or library line it works around and the versi
 was checked against; tests/unit/test_faust_fixes_upstream.py fails when that upstream
 behaviour changes.
 
-`install()` puts in place the patches the Faust app is made with (the consumer on the
-stage's loop, with eager delivery; fetch wait; producer metadata); the stages use the position guard and the recovery watch
+`install()` puts in place the patches the Faust app is made with (eager delivery, fetch
+wait, producer metadata); the stages use the position guard and the recovery watch
 themselves.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from importlib import metadata
 
-from streams.runtime.faust_fixes import fetch_wait, inline_consumer, producer_metadata
+from streams.runtime.faust_fixes import eager_delivery, fetch_wait, producer_metadata
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def differing_versions() -> dict[str, str | None]:
 def install() -> None:
     """The patches to put in place before the Faust app is made; one warning if the
     installed libraries are not the versions they were checked against."""
-    inline_consumer.install()  # no consumer thread; records reach the agents eagerly
+    eager_delivery.install()  # records reach the agents without four tasks each
     fetch_wait.install()  # a fetch leaving out buffered partitions comes back soon
     producer_metadata.install()  # every changelog's partitions kept in view
     differing = differing_versions()
