@@ -13,9 +13,17 @@ def _services(args) -> None:
     from infra import services
     from ledger.migrate import upgrade
 
+    from infra.kafka_broker import KafkaError, set_cluster_size
+
     settings = load()
     if args.command == "up":
-        services.up(settings)
+        try:
+            if args.brokers:
+                set_cluster_size(settings, args.brokers)
+                settings = load()
+            services.up(settings)
+        except KafkaError as exc:
+            sys.exit(f"kafka: {exc}")
         upgrade(settings.database_url)
         print(f"ledger: schema up to date; logs are in {settings.log_dir}")
     elif args.command == "down":
@@ -28,8 +36,12 @@ def _services(args) -> None:
 def _topics(args) -> None:
     from infra.topics import TOPICS, ensure_topics
 
+    from infra.replication import cluster_replication
+
     settings = load()
     ensure_topics(settings)
+    replication = cluster_replication(settings)
+    print(f"replication: {replication.factor} copies, {replication.min_insync} in sync")
     for spec in TOPICS:
         print(f"{settings.topic(spec.name):16} key={spec.key:14} partitions={spec.partitions} "
               f"cleanup={spec.cleanup:14} {spec.purpose}")
@@ -122,13 +134,25 @@ def _ledger(args) -> None:
     ledger_commands.run(args)
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a positive whole number, not {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="matchstream", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("up", "start Kafka and PostgreSQL, create topics, migrate the ledger"),
                        ("down", "stop the services this project started"),
-                       ("status", "say whether Kafka and PostgreSQL answer")):
-        sub.add_parser(name, help=text).set_defaults(func=_services)
+                       ("status", "say whether Kafka and PostgreSQL answer, Kafka's brokers "
+                        "and its under-replicated partitions")):
+        command = sub.add_parser(name, help=text)
+        command.set_defaults(func=_services)
+    up = sub.choices["up"]
+    up.add_argument("--brokers", type=_positive, default=None,
+                    help="run Kafka as a cluster of this many brokers on this machine "
+                    "(default: as before, 1 at first); replication follows its size")
     sub.add_parser("topics", help="create the platform's topics (idempotent) and list them"
                    ).set_defaults(func=_topics)
     sub.add_parser("migrate", help="apply the ledger's migrations").set_defaults(func=_migrate)

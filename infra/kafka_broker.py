@@ -1,4 +1,6 @@
-"""A single-node Apache Kafka broker in KRaft mode, run from Maven Central jars."""
+"""The project's own Apache Kafka in KRaft mode, run from Maven Central jars: one broker,
+or a cluster of N on this machine (each a broker and a controller, with its own ports,
+folder and log)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import uuid
 from pathlib import Path
 
 from infra import process
-from infra.settings import Settings
+from infra.replication import default_replication
+from infra.settings import Settings, brokers_file
 
 KAFKA_VERSION = "4.1.1"
 CONF_DIR = Path(__file__).resolve().parent / "kafka"
@@ -26,16 +29,40 @@ def libs_dir(settings: Settings) -> Path:
     return settings.cache / f"kafka-{KAFKA_VERSION}" / "libs"
 
 
-def _state(settings: Settings) -> Path:
-    return settings.home / "kafka"
+def _state(settings: Settings, node: int = 1) -> Path:
+    """Broker `node`'s folder; the first broker's is also the cluster's."""
+    root = settings.home / "kafka"
+    return root if node == 1 else root / f"node-{node}"
 
 
-def pid_file(settings: Settings) -> Path:
-    return _state(settings) / "broker.pid"
+def nodes(settings: Settings) -> range:
+    return range(1, settings.kafka_brokers + 1)
 
 
-def log_file(settings: Settings) -> Path:
-    return settings.log_dir / "kafka.log"
+def pid_file(settings: Settings, node: int = 1) -> Path:
+    return _state(settings, node) / "broker.pid"
+
+
+def log_file(settings: Settings, node: int = 1) -> Path:
+    return settings.log_dir / ("kafka.log" if node == 1 else f"kafka-{node}.log")
+
+
+def set_cluster_size(settings: Settings, brokers: int) -> None:
+    """Record how many brokers the project's cluster has; refuse to change it on a
+    cluster that exists (its controllers' quorum is fixed when it is formatted)."""
+    recorded = brokers_file(settings.home)
+    if recorded.exists():
+        current = int(recorded.read_text())
+    elif (_state(settings) / "data" / "meta.properties").exists():
+        current = 1
+    else:
+        current = brokers
+    if current != brokers:
+        raise KafkaError(
+            f"{_state(settings)} holds a cluster of {current} broker(s); to make one of "
+            f"{brokers}: `matchstream down`, delete that folder, then `up --brokers {brokers}`")
+    recorded.parent.mkdir(parents=True, exist_ok=True)
+    recorded.write_text(str(brokers))
 
 
 def ensure_jars(settings: Settings, say=print) -> Path:
@@ -63,26 +90,41 @@ def ensure_jars(settings: Settings, say=print) -> Path:
     return libs
 
 
-def _cluster_id() -> str:
+def _cluster_id(settings: Settings) -> str:
+    """The id every broker of the project's cluster is formatted with."""
+    path = _state(settings) / "cluster.id"
+    if path.exists():
+        return path.read_text().strip()
     # same shape as kafka-storage random-uuid: url-safe base64 of 16 bytes, not starting with '-'
     while True:
         cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         if not cid.startswith("-"):
+            path.write_text(cid)
             return cid
 
 
-def _write_server_properties(settings: Settings) -> Path:
-    state = _state(settings)
-    controller_port = settings.kafka_port + 1
+def _write_server_properties(settings: Settings, node: int) -> Path:
+    state = _state(settings, node)
+    port = settings.broker_port(node)
+    voters = ",".join(f"{n}@127.0.0.1:{settings.broker_port(n) + 1}" for n in nodes(settings))
+    # the cluster's own topics (offsets, transactions) and its defaults, by its size
+    internal = default_replication(settings.kafka_brokers)
     props = (CONF_DIR / "server.properties").read_text() + "\n".join(
         [
             "",
-            "# written by infra/kafka_broker.py for this state directory",
-            f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{settings.kafka_port},"
-            f"CONTROLLER://127.0.0.1:{controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{settings.kafka_port}",
+            "# written by infra/kafka_broker.py for this state directory (last value wins)",
+            f"node.id={node}",
+            f"controller.quorum.voters={voters}",
+            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{port + 1}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
             f"log.dirs={state / 'data'}",
+            f"default.replication.factor={internal.factor}",
+            f"min.insync.replicas={internal.min_insync}",
+            f"offsets.topic.replication.factor={internal.factor}",
+            f"transaction.state.log.replication.factor={internal.factor}",
+            f"transaction.state.log.min.isr={internal.min_insync}",
+            f"share.coordinator.state.topic.replication.factor={internal.factor}",
+            f"share.coordinator.state.topic.min.isr={internal.min_insync}",
             "",
         ]
     )
@@ -100,12 +142,12 @@ def _java(libs: Path, log_config: str, heap: list[str]) -> list[str]:
     ]
 
 
-def _format_storage(settings: Settings, libs: Path, props: Path) -> None:
-    if (_state(settings) / "data" / "meta.properties").exists():
+def _format_storage(settings: Settings, node: int, libs: Path, props: Path) -> None:
+    if (_state(settings, node) / "data" / "meta.properties").exists():
         return
     result = subprocess.run(
         _java(libs, "tools-log4j2.yaml", ["-Xmx256m"])
-        + ["kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props)],
+        + ["kafka.tools.StorageTool", "format", "-t", _cluster_id(settings), "-c", str(props)],
         capture_output=True,
         text=True,
     )
@@ -113,9 +155,9 @@ def _format_storage(settings: Settings, libs: Path, props: Path) -> None:
         raise KafkaError(f"formatting Kafka storage failed:\n{result.stdout}\n{result.stderr}")
 
 
-def running_pid(settings: Settings) -> int | None:
-    """The pid of the broker this project runs, if it is running."""
-    return process.read_pid(pid_file(settings))
+def running_pid(settings: Settings, node: int = 1) -> int | None:
+    """The pid of the project's broker `node`, if it is running."""
+    return process.read_pid(pid_file(settings, node))
 
 
 def is_running(settings: Settings) -> bool:
@@ -123,39 +165,48 @@ def is_running(settings: Settings) -> bool:
 
 
 def start(settings: Settings, say=print) -> None:
-    if is_running(settings):
+    """Start the brokers of the project's cluster that are not running, and wait until
+    the cluster serves groups."""
+    stopped = [node for node in nodes(settings) if running_pid(settings, node) is None]
+    if not stopped:
         say(f"kafka: already running on {settings.kafka_bootstrap}")
         return
-    if process.port_open(settings.kafka_port):
-        raise KafkaError(
-            f"port {settings.kafka_port} is taken by another process; "
-            "set MATCHSTREAM_KAFKA_PORT or KAFKA_BOOTSTRAP"
-        )
+    for node in stopped:
+        if process.port_open(settings.broker_port(node)):
+            raise KafkaError(
+                f"port {settings.broker_port(node)} is taken by another process; "
+                "set MATCHSTREAM_KAFKA_PORT or KAFKA_BOOTSTRAP")
     libs = ensure_jars(settings, say)
-    _state(settings).mkdir(parents=True, exist_ok=True)
-    props = _write_server_properties(settings)
-    _format_storage(settings, libs, props)
-    log = log_file(settings)
-    offset = log.stat().st_size if log.exists() else 0
-    say(f"kafka: starting broker {KAFKA_VERSION} on {settings.kafka_bootstrap} (log: {log})")
-    pid = process.spawn(_java(libs, "log4j2.yaml", ["-Xms768m", "-Xmx768m"]) + ["kafka.Kafka", str(props)], log,
-                        pid_file(settings))
-    _wait_ready(settings, pid, log, offset)
+    starting = []
+    for node in stopped:
+        _state(settings, node).mkdir(parents=True, exist_ok=True)
+        props = _write_server_properties(settings, node)
+        _format_storage(settings, node, libs, props)
+        log = log_file(settings, node)
+        offset = log.stat().st_size if log.exists() else 0
+        say(f"kafka: starting broker {node} ({KAFKA_VERSION}) on 127.0.0.1:"
+            f"{settings.broker_port(node)} (log: {log})")
+        pid = process.spawn(_java(libs, "log4j2.yaml", ["-Xms768m", "-Xmx768m"])
+                            + ["kafka.Kafka", str(props)], log, pid_file(settings, node))
+        starting.append((node, pid, log, offset))
+    # a controller quorum forms only once most of its members run: start all, then wait
+    for node, pid, log, offset in starting:
+        _wait_ready(settings.broker_port(node), pid, log, offset)
     _wait_group_coordinator(settings)
     say("kafka: ready")
 
 
-def _wait_ready(settings: Settings, pid: int, log: Path, offset: int) -> None:
+def _wait_ready(port: int, pid: int, log: Path, offset: int) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if not process.pid_alive(pid):
-            raise KafkaError(f"the Kafka broker exited during start; its log:\n{process.tail(log)}")
+            raise KafkaError(f"a Kafka broker exited during start; its log:\n{process.tail(log)}")
         with open(log, "rb") as fh:
             fh.seek(offset)
-            if READY_LINE.encode() in fh.read() and process.port_open(settings.kafka_port):
+            if READY_LINE.encode() in fh.read() and process.port_open(port):
                 return
         time.sleep(0.25)
-    raise KafkaError(f"the Kafka broker did not start in {START_TIMEOUT_S:.0f}s:\n"
+    raise KafkaError(f"a Kafka broker did not start in {START_TIMEOUT_S:.0f}s:\n"
                      f"{process.tail(log)}")
 
 
@@ -181,7 +232,11 @@ def _wait_group_coordinator(settings: Settings) -> None:
 
 
 def stop(settings: Settings, say=print) -> None:
-    if process.terminate(pid_file(settings), timeout=60):
+    stopped = [node for node in nodes(settings)
+               if process.terminate(pid_file(settings, node), timeout=60)]
+    if not stopped:
+        say("kafka: not running")
+    elif settings.kafka_brokers == 1:
         say("kafka: stopped")
     else:
-        say("kafka: not running")
+        say(f"kafka: stopped broker(s) {', '.join(map(str, stopped))}")

@@ -15,7 +15,8 @@ def producer_config(settings: Settings, **extra) -> dict:
     # murmur2 is the partitioner of the Java client and of aiokafka (the Faust workers):
     # with librdkafka's default (CRC32) the same key would land on another partition
     return {"bootstrap.servers": settings.kafka_bootstrap, "partitioner": "murmur2_random",
-            "linger.ms": 1, "enable.idempotence": True, **METADATA_REFRESH, **extra}
+            "linger.ms": 1, "enable.idempotence": True, "acks": "all",  # every in-sync copy
+            **METADATA_REFRESH, **extra}
 
 
 def murmur2(data: bytes) -> int:

@@ -36,9 +36,15 @@ def _kafka_status(settings: Settings) -> str:
         meta = topics.admin(settings).list_topics(timeout=3)
     except Exception as exc:  # unreachable broker: report, do not raise
         return f"unreachable at {settings.kafka_bootstrap} ({exc})"
-    ours = sum(1 for spec in topics.TOPICS if settings.topic(spec.name) in meta.topics)
-    return (f"up at {settings.kafka_bootstrap}, {len(meta.brokers)} broker(s), "
-            f"{ours}/{len(topics.TOPICS)} platform topics")
+    ours = [meta.topics[name] for name in map(settings.topic, topics.BY_NAME)
+            if name in meta.topics]
+    under = sum(1 for topic in ours for p in topic.partitions.values()
+                if len(p.isrs) < len(p.replicas))
+    brokers = ", ".join(f"{b.id} at {b.host}:{b.port}"
+                        for b in sorted(meta.brokers.values(), key=lambda b: b.id))
+    return (f"up at {settings.kafka_bootstrap}, {len(meta.brokers)} broker(s) ({brokers}), "
+            f"{len(ours)}/{len(topics.TOPICS)} platform topics, "
+            f"{under} under-replicated partition(s)")
 
 
 def _postgres_status(settings: Settings) -> str:

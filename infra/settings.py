@@ -1,8 +1,9 @@
 """Where the platform finds its services, read once from the environment.
 
 KAFKA_BOOTSTRAP / DATABASE_URL point at existing services; when they are set, nothing
-is started locally. Otherwise the project runs its own broker and cluster under
-MATCHSTREAM_HOME on ports that do not clash with services a user already runs.
+is started locally. Otherwise the project runs its own Kafka (one broker, or as many as
+`matchstream up --brokers N` asked for) and PostgreSQL under MATCHSTREAM_HOME, on ports
+that do not clash with services a user already runs.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ DATABASE_USER = "matchstream"
 class Settings:
     home: Path
     cache: Path
-    kafka_port: int
+    kafka_port: int  # the first broker's; broker n listens on kafka_port + 10 * (n - 1)
     pg_port: int
     external_kafka: str | None
     external_database_url: str | None
     read_database_url: str | None
     namespace: str
+    kafka_brokers: int = 1  # brokers of the project's own cluster (`up --brokers N`)
+    # None: chosen from the cluster's size (infra/replication.py)
+    replication_factor: int | None = None
+    min_insync_replicas: int | None = None
 
     @property
     def manages_kafka(self) -> bool:
@@ -40,7 +45,13 @@ class Settings:
 
     @property
     def kafka_bootstrap(self) -> str:
-        return self.external_kafka or f"127.0.0.1:{self.kafka_port}"
+        return self.external_kafka or ",".join(
+            f"127.0.0.1:{self.broker_port(node)}" for node in range(1, self.kafka_brokers + 1))
+
+    def broker_port(self, node: int) -> int:
+        """The client port of the project's broker `node` (1-based); its controller's is
+        the next one."""
+        return self.kafka_port + 10 * (node - 1)
 
     @property
     def database_url(self) -> str:
@@ -63,14 +74,29 @@ class Settings:
         return f"matchstream-{self.namespace}" if self.namespace else "matchstream"
 
 
-def _int_env(name: str, default: int) -> int:
+def _int_env(name: str, default: int | None, what: str = "an integer port number") -> int | None:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise SystemExit(f"{name} must be an integer port number, found {raw!r}") from None
+        raise SystemExit(f"{name} must be {what}, found {raw!r}") from None
+    if value < 1:
+        raise SystemExit(f"{name} must be {what}, found {raw!r}")
+    return value
+
+
+def brokers_file(home: Path) -> Path:
+    """Where `matchstream up --brokers N` records the size of the project's cluster."""
+    return home / "kafka" / "brokers"
+
+
+def _kafka_brokers(home: Path) -> int:
+    if os.environ.get("MATCHSTREAM_KAFKA_BROKERS"):
+        return _int_env("MATCHSTREAM_KAFKA_BROKERS", 1, "a positive number of brokers")
+    recorded = brokers_file(home)
+    return int(recorded.read_text()) if recorded.exists() else 1
 
 
 def load() -> Settings:
@@ -80,9 +106,14 @@ def load() -> Settings:
         home=home,
         cache=cache,
         kafka_port=_int_env("MATCHSTREAM_KAFKA_PORT", DEFAULT_KAFKA_PORT),
+        kafka_brokers=_kafka_brokers(home),
         pg_port=_int_env("MATCHSTREAM_PG_PORT", DEFAULT_PG_PORT),
         external_kafka=os.environ.get("KAFKA_BOOTSTRAP") or None,
         external_database_url=os.environ.get("DATABASE_URL") or None,
         read_database_url=os.environ.get("DATABASE_READ_URL") or None,
         namespace=os.environ.get("MATCHSTREAM_NAMESPACE", ""),
+        replication_factor=_int_env("MATCHSTREAM_REPLICATION_FACTOR", None,
+                                    "a positive number of brokers"),
+        min_insync_replicas=_int_env("MATCHSTREAM_MIN_INSYNC_REPLICAS", None,
+                                     "a positive number of replicas"),
     )

@@ -14,6 +14,7 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 
+from infra.replication import Replication, replication_for
 from infra.settings import Settings
 
 PARTITIONS = 4  # the unit of parallelism: room for a few workers on a small machine
@@ -56,22 +57,35 @@ def admin(settings: Settings) -> AdminClient:
 
 
 def ensure_topics(settings: Settings, say=print, timeout: float = 30.0) -> list[str]:
-    """Create missing topics, set the spec's settings on existing ones; report existing
-    ones whose partition count differs."""
+    """Create missing topics, set the spec's settings on existing ones (and the
+    replication's on the Faust stages' changelogs); report existing ones whose partition
+    count or replication factor differs."""
     client = admin(settings)
-    existing = client.list_topics(timeout=timeout).topics
+    meta = client.list_topics(timeout=timeout)
+    existing = meta.topics
+    replication = replication_for(settings, len(meta.brokers))
     wanted = {settings.topic(spec.name): spec for spec in TOPICS}
     missing = [
-        NewTopic(name, spec.partitions, 1, config=_config(spec))
+        NewTopic(name, spec.partitions, replication.factor,
+                 config=_config(spec, replication))
         for name, spec in wanted.items()
         if name not in existing
     ]
     for name, spec in wanted.items():
-        if name in existing and len(existing[name].partitions) != spec.partitions:
+        if name not in existing:
+            continue
+        if len(existing[name].partitions) != spec.partitions:
             say(f"topics: warning: {name} has {len(existing[name].partitions)} partitions, "
                 f"expected {spec.partitions}")
-    _align_configs(client, {name: spec for name, spec in wanted.items() if name in existing},
-                   say, timeout)
+        copies = min(len(p.replicas) for p in existing[name].partitions.values())
+        if copies < replication.factor:
+            say(f"topics: warning: {name} has {copies} replica(s) per partition, expected "
+                f"{replication.factor}: add them with kafka-reassign-partitions.sh")
+    configs = {name: _config(spec, replication) for name, spec in wanted.items()
+               if name in existing}
+    configs.update({name: replication.topic_config() for name in existing
+                    if name.startswith(settings.app_id + "-") and name.endswith("-changelog")})
+    _align_configs(client, configs, say, timeout)
     if missing:
         for name, future in client.create_topics(missing, operation_timeout=timeout).items():
             try:
@@ -102,26 +116,26 @@ def delete_namespace_topics(settings: Settings, say=print, timeout: float = 30.0
     return len(names)
 
 
-def _config(spec: TopicSpec) -> dict[str, str]:
-    config = {"cleanup.policy": spec.cleanup}
+def _config(spec: TopicSpec, replication: Replication) -> dict[str, str]:
+    config = {"cleanup.policy": spec.cleanup, **replication.topic_config()}
     if spec.max_message_bytes:
         config["max.message.bytes"] = str(spec.max_message_bytes)
     return config
 
 
-def _align_configs(client: AdminClient, specs: dict[str, TopicSpec], say,
+def _align_configs(client: AdminClient, configs: dict[str, dict[str, str]], say,
                    timeout: float) -> None:
-    """Set on each existing topic the settings of its spec that it does not have (a topic
-    made by an older version, or by hand)."""
-    if not specs:
+    """Set on each existing topic the settings it should have and does not (a topic made
+    by an older version, or by hand)."""
+    if not configs:
         return
     described = client.describe_configs(
-        [ConfigResource(ConfigResource.Type.TOPIC, name) for name in specs],
+        [ConfigResource(ConfigResource.Type.TOPIC, name) for name in configs],
         request_timeout=timeout)
     changes = []
     for resource, future in described.items():
         current = future.result()
-        differ = {key: value for key, value in _config(specs[resource.name]).items()
+        differ = {key: value for key, value in configs[resource.name].items()
                   if key not in current or _normal(current[key].value) != _normal(value)}
         if differ:
             say(f"topics: {resource.name}: setting " + ", ".join(

@@ -17,7 +17,7 @@ from faust.stores import memory
 from faust.types import TP
 
 from infra.topics import PARTITIONS
-from streams.runtime.app import app
+from streams.runtime.app import app, changelog_config
 from tables.raw import RawTable
 
 __all__ = ["books", "book_key", "index_key", "partition_entries"]
@@ -82,12 +82,12 @@ books: BooksTable = app.tables.add(BooksTable(
     key_type=bytes,
     value_type=bytes,
     partitions=PARTITIONS,  # those of `orders`: changelog partition = input partition
-    extra_topic_configs={
+    extra_topic_configs=changelog_config(**{
         "max.message.bytes": str(MAX_VALUE_BYTES),
         # compact soon: a recovery reads what is not compacted yet
         "segment.ms": str(10 * 60_000),
         "min.cleanable.dirty.ratio": "0.1",
-    },
+    }),
 ))
 
 

@@ -10,7 +10,7 @@ trades only once the state that counts them is in Kafka.
 
 from __future__ import annotations
 
-from streams.runtime.app import app
+from streams.runtime.app import app, changelog_config
 from tables.raw import RawTable, position_key
 
 __all__ = ["open_candles", "position_key"]
@@ -22,4 +22,5 @@ open_candles: RawTable = app.tables.add(RawTable(
     key_type=bytes,
     value_type=bytes,
     partitions=4,
+    extra_topic_configs=changelog_config(),
 ))

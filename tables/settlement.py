@@ -7,7 +7,7 @@ of what is settled; settlement is idempotent, so one behind costs a harmless rep
 
 from __future__ import annotations
 
-from streams.runtime.app import app
+from streams.runtime.app import app, changelog_config
 from tables.raw import RawTable
 
 settlement_positions: RawTable = app.tables.add(RawTable(
@@ -16,4 +16,5 @@ settlement_positions: RawTable = app.tables.add(RawTable(
     key_type=bytes,
     value_type=bytes,
     partitions=4,
+    extra_topic_configs=changelog_config(),
 ))

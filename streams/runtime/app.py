@@ -11,6 +11,7 @@ import os
 
 import faust
 
+from infra.replication import cluster_replication
 from infra.settings import Settings, load
 from streams.runtime import faust_fixes
 from streams.runtime.faust_fixes.recovery_watch import RecoveryWatch
@@ -27,6 +28,8 @@ STAGE = os.environ.get("MATCHSTREAM_STAGE", "")
 output = Output(settings, StageHealth(STAGE) if STAGE else None)
 # warm copies of each table partition on other workers (README "Stages")
 STANDBY_REPLICAS = int(os.environ.get("MATCHSTREAM_STANDBY_REPLICAS") or 0)
+# the copies the broker keeps of the changelogs Faust creates (infra/replication.py)
+REPLICATION = cluster_replication(settings) if STAGE else None
 
 faust_fixes.install()  # Faust's consumer and producer, fixed (streams/runtime/faust_fixes/)
 
@@ -51,7 +54,14 @@ app = faust.App(
     producer_linger_ms=1,
     producer_max_request_size=64 * 1024 * 1024,  # a deep book's snapshot
     table_standby_replicas=STANDBY_REPLICAS,
+    topic_replication_factor=REPLICATION.factor if REPLICATION else 1,
+    producer_acks=-1,  # all in-sync replicas: the stages acknowledge what is durable
 )
+
+
+def changelog_config(**extra: str) -> dict[str, str]:
+    """The settings of a table's changelog topic: the platform's replication and `extra`."""
+    return {**(REPLICATION.topic_config() if REPLICATION else {}), **extra}
 
 
 @app.task

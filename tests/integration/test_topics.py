@@ -3,7 +3,10 @@ made by an older version keeps working with today's records."""
 
 from __future__ import annotations
 
-from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
+import dataclasses
+
+import pytest
+from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
 from infra import topics
 from tests.platform import wait_for
@@ -45,3 +48,26 @@ def test_an_existing_topic_gets_the_settings_of_its_spec(platform):
     said.clear()
     topics.ensure_topics(p.settings, say=said.append)
     assert said == []  # nothing left to set
+
+
+def test_topics_and_changelogs_get_the_replication_of_the_cluster(platform):
+    """On this one-broker cluster: one copy, one in sync; a changelog Faust made with other
+    settings is brought to them; more copies than brokers is refused before anything."""
+    p = platform
+    client = topics.admin(p.settings)
+    orders = p.topic("orders")
+    meta = client.list_topics(orders, timeout=10).topics[orders]
+    assert {len(part.replicas) for part in meta.partitions.values()} == {1}
+    assert _setting(client, orders, "min.insync.replicas") == "1"
+
+    changelog = f"{p.settings.app_id}-matcher-books-changelog"
+    client.create_topics([NewTopic(changelog, 1, 1, config={"min.insync.replicas": "2"})]
+                         )[changelog].result()
+    _settled(client, changelog, "min.insync.replicas", "2")
+    said: list[str] = []
+    topics.ensure_topics(p.settings, say=said.append)
+    assert said == [f"topics: {changelog}: setting min.insync.replicas=1"]
+    _settled(client, changelog, "min.insync.replicas", "1")
+
+    with pytest.raises(SystemExit, match="has 1 broker"):
+        topics.ensure_topics(dataclasses.replace(p.settings, replication_factor=3))
