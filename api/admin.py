@@ -9,6 +9,7 @@ import hashlib
 from typing import Annotated
 
 import msgspec
+from confluent_kafka import KafkaException
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from starlette.responses import JSONResponse
@@ -17,12 +18,14 @@ from api.auth import issue_token
 from api.common import CLIENT_ID_CHARS, client_id_ok, json_body, require_admin
 from api.errors import ApiError, not_found
 from api.queries import symbol_list, symbol_view
+from infra.topics import partition_count
 from ledger import admin as ledger
 from ledger.tables import accounts, adjustments, symbols
 from schemas.records import MAX_PRICE, MAX_SYMBOL_LENGTH, text_ok
 
 Positive32 = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Positive64 = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+BROKER_TIMEOUT_S = 5.0  # reading how many partitions `orders` has
 MAX_ADJUSTMENT = 10**15  # cents or shares: far inside BIGINT whatever the balance
 
 
@@ -174,6 +177,7 @@ async def add_symbol(request):
       201: {description: the symbol}
       409: {description: the symbol exists}
       422: {description: invalid symbol or rules}
+      503: {description: the broker cannot say how many partitions orders has}
     """
     await require_admin(request)
     b = await json_body(request, NewSymbol)
@@ -181,10 +185,17 @@ async def add_symbol(request):
         raise ApiError(422, "BAD_SYMBOL", "symbol must be ASCII letters or digits, name printable")
     if await _symbol_exists(request, b.symbol):
         raise ApiError(409, "SYMBOL_EXISTS", f"symbol {b.symbol!r} exists")
+    try:  # the symbol's home partition is chosen among those `orders` has now
+        partitions = await asyncio.to_thread(partition_count, request.app.state.settings,
+                                             "orders", BROKER_TIMEOUT_S)
+    except KafkaException as exc:
+        raise ApiError(503, "KAFKA_UNAVAILABLE", f"could not read the orders topic: {exc}") \
+            from None
     try:
         await asyncio.to_thread(
             ledger.add_symbol, request.app.state.ledger_engine, b.symbol, b.shares_outstanding,
-            b.reference_price, b.tick_size, b.lot_size, b.max_order_quantity, b.name)
+            b.reference_price, b.tick_size, b.lot_size, b.max_order_quantity, b.name,
+            orders_partitions=partitions)
     except ledger.LedgerError as exc:
         raise ApiError(422, "BAD_SYMBOL", str(exc)) from None
     async with request.app.state.db.connect() as conn:

@@ -69,7 +69,8 @@ def _setup():
     topics.ensure_topics(settings, say=lambda *_: None)
     upgrade(url)
     engine = make_engine(url)
-    if not admin.add_symbol(engine, SYMBOL, 1_000_000, 10_000):
+    if not admin.add_symbol(engine, SYMBOL, 1_000_000, 10_000,
+                            orders_partitions=topics.partition_count(settings, "orders")):
         pass  # already there (external database)
     engine.dispose()
     return settings

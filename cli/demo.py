@@ -16,6 +16,7 @@ from cli.simulator import Simulator, SymbolState, Tape, trade_line
 from engine.status import OrderStatus
 from infra import process, services
 from infra.settings import Settings, load
+from infra.topics import partition_count
 from ledger import admin
 from ledger.db import make_engine
 from ledger.migrate import upgrade
@@ -50,7 +51,7 @@ def run(args) -> None:
     engine = make_engine(settings.database_url)
     children: dict[str, Path] = {}
     try:
-        _seed(engine)
+        _seed(engine, partition_count(settings, "orders"))
         symbols = _symbol_states(engine)
         children = _start_children(settings, args.port)
         screen = _screen_access(engine, args.port)
@@ -68,11 +69,11 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _seed(engine) -> None:
+def _seed(engine, orders_partitions: int) -> None:
     """Idempotent: fixed adjustment references, so a re-run never funds twice."""
     for symbol, price in SYMBOLS.items():
         admin.add_symbol(engine, symbol, SHARES_OUTSTANDING, price, tick_size=1,
-                         name=f"{symbol.title()} Corp")
+                         name=f"{symbol.title()} Corp", orders_partitions=orders_partitions)
     for trader in TRADERS:
         admin.create_account(engine, trader, name=f"demo trader {trader}")
         admin.adjust(engine, trader, admin.CASH, CASH, reference=f"demo-seed:{trader}:CASH",

@@ -74,8 +74,12 @@ def _dispatch(args, engine, admin) -> None:
                                cost_per_share=cost)
         print(f"account {args.account_id}: {balance} {args.symbol} available")
     elif args.action == "symbol-add":
+        from infra.settings import load
+        from infra.topics import partition_count
+
         created = admin.add_symbol(engine, args.symbol, args.shares_outstanding,
-                                   parse_cents(args.reference_price), parse_cents(args.tick))
+                                   parse_cents(args.reference_price), parse_cents(args.tick),
+                                   orders_partitions=partition_count(load(), "orders"))
         print(f"symbol {args.symbol}: {'added' if created else 'already exists'}")
     elif args.action == "skip":
         from infra.settings import load

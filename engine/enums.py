@@ -58,6 +58,7 @@ class Reject(StrEnum):
     # matching
     UNKNOWN_ORDER = "UNKNOWN_ORDER"
     NOT_OWNER = "NOT_OWNER"
+    NOT_HOME_PARTITION = "NOT_HOME_PARTITION"  # a command on an `orders` partition not its symbol's
     # halt
     HALTED = "HALTED"
 
@@ -79,6 +80,7 @@ _STAGE = {
     Reject.POSITION_LIMIT: Stage.RISK,
     Reject.UNKNOWN_ORDER: Stage.MATCHING,
     Reject.NOT_OWNER: Stage.MATCHING,
+    Reject.NOT_HOME_PARTITION: Stage.MATCHING,
     Reject.HALTED: Stage.HALT,
 }
 

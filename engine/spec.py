@@ -15,6 +15,10 @@ trade (``market_price``).
 ``last_price`` and ``halted_until_ms`` are the ledger's market state when the row was
 read, for the gate's checks; the engine does not use them (a book keeps its own last
 trades and halt), and snapshots do not carry them.
+
+``home_partition`` is the `orders` partition the gate produces the symbol's commands to
+and the only one the matcher applies them from (one writer per book); a book's snapshot
+lives in that partition's changelog partition, so it does not carry it either.
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ class SymbolSpec:
     reference_price: int | None = None  # cents; the configured price before any trade
     last_price: int | None = None      # cents; the ledger's last trade price, None before one
     halted_until_ms: int = 0           # the ledger's halt: orders before it are HALTED
+    home_partition: int = 0            # the one `orders` partition of its commands
 
     def __post_init__(self) -> None:
         for name in ("tick_size", "lot_size", "max_order_quantity", "window_ms", "halt_ms"):

@@ -98,6 +98,17 @@ def ensure_topics(settings: Settings, say=print, timeout: float = 30.0) -> list[
     return [t.topic for t in missing]
 
 
+def partition_count(settings: Settings, name: str, timeout: float = 30.0) -> int:
+    """How many partitions topic `name` has on the broker; its spec's count while it does
+    not exist yet (it will be made with that many)."""
+    full = settings.topic(name)
+    # every topic's metadata: asking for one by name may make the broker create it
+    found = admin(settings).list_topics(timeout=timeout).topics.get(full)
+    if found is None or found.error is not None or not found.partitions:
+        return BY_NAME[name].partitions
+    return len(found.partitions)
+
+
 def delete_namespace_topics(settings: Settings, say=print, timeout: float = 30.0) -> int:
     """Delete a namespace's topics: the platform's and its Faust stages' (changelogs and
     the like, named after the app id). Best effort: a failure is said, not raised."""

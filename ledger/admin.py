@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DataError
 
+from infra.kafka_client import partition_for
 from ledger.tables import accounts, adjustments, holdings, skipped_records, symbols
 
 CASH = "CASH"
@@ -37,7 +38,10 @@ def create_account(engine: Engine, account_id: str, name: str = "") -> bool:
 
 def add_symbol(engine: Engine, symbol: str, shares_outstanding: int, reference_price: int,
                tick_size: int = 1, lot_size: int = 1, max_order_quantity: int = 1_000_000,
-               name: str = "") -> bool:
+               name: str = "", *, orders_partitions: int) -> bool:
+    """List a symbol; False if it exists. Its home partition, the one `orders` partition
+    of its commands for good, is where its key lands among `orders_partitions` (the
+    partitions `orders` has now: infra/topics.py partition_count)."""
     if not symbol or len(symbol) > 16 or not symbol.replace(".", "").isalnum():
         raise LedgerError(f"symbol must be 1 to 16 letters or digits, found {symbol!r}")
     for label, value in (("shares outstanding", shares_outstanding),
@@ -45,6 +49,8 @@ def add_symbol(engine: Engine, symbol: str, shares_outstanding: int, reference_p
                          ("lot size", lot_size), ("max order quantity", max_order_quantity)):
         if type(value) is not int or value <= 0:
             raise LedgerError(f"{label} must be a positive integer, found {value!r}")
+    if type(orders_partitions) is not int or orders_partitions <= 0:
+        raise LedgerError(f"orders must have partitions, found {orders_partitions!r}")
     if reference_price % tick_size:
         raise LedgerError(f"reference price {reference_price} is not a multiple of the tick "
                           f"size {tick_size}")
@@ -52,7 +58,9 @@ def add_symbol(engine: Engine, symbol: str, shares_outstanding: int, reference_p
         result = conn.execute(insert(symbols).values(
             symbol=symbol, name=name, shares_outstanding=shares_outstanding,
             reference_price=reference_price, tick_size=tick_size, lot_size=lot_size,
-            max_order_quantity=max_order_quantity).on_conflict_do_nothing()
+            max_order_quantity=max_order_quantity,
+            home_partition=partition_for(symbol.encode(), orders_partitions))
+            .on_conflict_do_nothing()
             .returning(symbols.c.symbol))
         return result.first() is not None
 

@@ -61,6 +61,15 @@ async def find_orders(conn: Conn, ids: set[str]) -> Pending[dict[str, OrderRow]]
                       lambda rows: {r[0]: OrderRow(*r) for r in rows}, when=bool(ids))
 
 
+_FIND_HOMES = ("SELECT symbol, home_partition FROM symbols WHERE symbol IN "
+               "(SELECT symbol FROM orders WHERE order_id = ANY(%b::text[]))")
+
+
+async def find_homes(conn: Conn, ids: set[str]) -> Pending[dict[str, int]]:
+    """symbol -> home partition of the symbols of these orders (those a cancel names)."""
+    return await send(conn, _FIND_HOMES, (texts(sorted(ids)),), dict, when=bool(ids))
+
+
 async def insert_orders(conn: Conn, rows: list[OrderRow]) -> None:
     """Record the orders (the transaction fails at COMMIT if an id is recorded already)."""
     if rows:

@@ -89,10 +89,11 @@ class Settled:
 
 
 def releasable(events: Iterable[OrderEvent]) -> dict[str, OrderEvent]:
-    """Order events that release a reservation: cancelled or matcher-rejected orders."""
+    """Order events that release a reservation: cancelled or matcher-rejected orders (also
+    those refused before a book, seq 0: NOT_HOME_PARTITION). Not DUPLICATE_ORDER_ID: the
+    id is another order's, which holds the reservation."""
     return {e.order_id: e for e in events
-            if e.seq > 0 and e.status in RELEASING
-            and e.reason != Reject.DUPLICATE_ORDER_ID}
+            if e.status in RELEASING and e.reason != Reject.DUPLICATE_ORDER_ID}
 
 
 async def settle(conn: Conn, trades: Sequence[Trade],

@@ -25,7 +25,7 @@ COLUMNS = {"symbol": "symbol", "tick_size": "tick_size", "lot_size": "lot_size",
            "shares_outstanding": "shares_outstanding", "band_bps": "breaker_band_bps",
            "window_ms": "breaker_window_ms", "halt_ms": "halt_ms",
            "reference_price": "reference_price", "last_price": "last_price",
-           "halted_until_ms": "halted_until_ms"}
+           "halted_until_ms": "halted_until_ms", "home_partition": "home_partition"}
 assert tuple(COLUMNS) == tuple(f.name for f in fields(SymbolSpec))
 SELECT_SPECS = "SELECT " + ", ".join(COLUMNS.values()) + " FROM symbols"
 _ONE = text(SELECT_SPECS + " WHERE symbol = :symbol")

@@ -66,12 +66,15 @@ symbols = Table(
     Column("breaker_window_ms", BigInteger, nullable=False, server_default="300000"),
     Column("halt_ms", BigInteger, nullable=False, server_default="300000"),
     Column("halted_until_ms", BigInteger, nullable=False, server_default="0"),
+    # the `orders` partition of its commands, set when it is made (ledger/admin.py)
+    Column("home_partition", Integer, nullable=False),
     Column("created_ms", BigInteger, nullable=False, server_default=NOW_MS),
     CheckConstraint("tick_size > 0", name="tick_size_positive"),
     CheckConstraint("lot_size > 0", name="lot_size_positive"),
     CheckConstraint("max_order_quantity > 0", name="max_order_quantity_positive"),
     CheckConstraint("shares_outstanding > 0", name="shares_outstanding_positive"),
     CheckConstraint("reference_price > 0", name="reference_price_positive"),
+    CheckConstraint("home_partition >= 0", name="home_partition_not_negative"),
 )
 
 holdings = Table(

@@ -60,8 +60,8 @@ class Gate:
             self.output.flush()
 
     def _send(self, out: GateOutput) -> None:
-        for key, value in out.order_batches():
-            self.output.send(self.orders, key, value)
+        for partition, key, value in out.order_batches():
+            self.output.send(self.orders, key, value, partition)
         for key, value in out.events:
             self.output.send(self.order_events, key, value)
         for record, error in out.undecodable:

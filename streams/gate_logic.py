@@ -45,14 +45,19 @@ class RawRecord:
 @dataclass(slots=True)
 class GateOutput:
     commands: dict[str, list] = field(default_factory=dict)  # symbol -> accepted, in order
+    homes: dict[str, int] = field(default_factory=dict)  # symbol -> its `orders` partition
     events: list[tuple[bytes, bytes]] = field(default_factory=list)  # key: account
     undecodable: list[tuple[RawRecord, DecodeError]] = field(default_factory=list)  # to dead-letter
     accepted: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
 
-    def order_batches(self) -> list[tuple[bytes, bytes]]:
-        """(key, value) of the `orders` records: one per symbol."""
-        return [(symbol.encode(), encode(OrderBatch(symbol, commands)))
+    def order_batches(self) -> list[tuple[int, bytes, bytes]]:
+        """(partition, key, value) of the `orders` records: one per symbol, to its home
+        partition (not by key: a key's partition moves when `orders` grows)."""
+        missing = self.commands.keys() - self.homes.keys()
+        if missing:  # symbols are never deleted: the ledger is not what the gate read
+            raise RuntimeError(f"no home partition read for symbols {sorted(missing)}")
+        return [(self.homes[symbol], symbol.encode(), encode(OrderBatch(symbol, commands)))
                 for symbol, commands in self.commands.items()]
 
 
@@ -73,15 +78,19 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
     sane = [d for d in decoded if isinstance(d, (NewOrderRequest, CancelRequest))
             and text_ok(d.order_id) and text_ok(d.account)]
     new_orders = [d for d in sane if isinstance(d, NewOrderRequest)]
+    cancelled = {d.order_id for d in sane if isinstance(d, CancelRequest)}
     keys = {(d.account, d.symbol) for d in new_orders if text_ok(d.symbol)}
     # one round trip, run in this order: find_orders after the account locks, so that
     # what a concurrent gate committed for these accounts is seen
     locked_accounts = await lock_accounts(conn, {d.account for d in new_orders})
     found = await store.find_orders(conn, {d.order_id for d in sane})
+    found_homes = await store.find_homes(conn, cancelled)
     locked_holdings = await lock_holdings(conn, keys)
     specs = await load_specs(conn, {symbol for _, symbol in keys})
     accounts, existing = await locked_accounts.result(), await found.result()
     holdings, symbols = await locked_holdings.result(), await specs.result()
+    out.homes.update(await found_homes.result())
+    out.homes.update((symbol, spec.home_partition) for symbol, spec in symbols.items())
     touched_accounts: set[str] = set()
     touched_holdings: set[tuple[str, str]] = set()
     made_holdings: set[tuple[str, str]] = set()  # a buyer's first holding of the symbol

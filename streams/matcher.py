@@ -23,9 +23,9 @@ says: the first offset Faust delivers, unless the partition's index is behind it
 book is behind the index (a snapshot written late by a matcher the group had moved on
 from); the records in between are read back from Kafka and applied, the books skipping
 what they have applied; the index's pending offsets (commands applied since a book's
-snapshot) take the start back further, and the records before the index's applied offset
-go only to the books that need them (a book of another partition, not restored here,
-would otherwise be made afresh). A partition without an index is read from its start. A
+snapshot) take the start back further. A symbol's book is made or restored only from its
+home partition: a command of it seen on another one, before or after, is rejected
+(streams/matcher_records.py). A partition without an index is read from its start. A
 partition quiet for a few seconds while records wait in it past the position (Faust
 skipped its last records, so no later one reveals the gap) is read back the same way
 (`TailWatch`, same module).
@@ -95,13 +95,7 @@ async def _restore(first: dict[tuple[str, int], int]) -> dict[tuple[str, int], i
     for (topic, partition), delivered in first.items():
         blobs, index = partition_entries(partition)
         restored = [state.restore(symbol, blob, partition) for symbol, blob in blobs.items()]
-        start = 0 if index is None else MatcherState.replay_from(partition, index, restored,
-                                                                 delivered)
-        bound = MatcherState.catch_up(partition, index, restored)
-        if bound is None:
-            matcher.catch_up.pop(partition, None)
-        else:
-            matcher.catch_up[partition] = bound
+        start = 0 if index is None else MatcherState.replay_from(index, restored, delivered)
         log.info("matcher: partition %d: %d books restored, first record delivered %d, "
                  "applying from %d", partition, len(restored), delivered, start)
         starts[(topic, partition)] = start
@@ -231,7 +225,6 @@ async def _on_revoked(app, revoked, **kwargs) -> None:
         owned.difference_update(lost)
         matcher.forget(lost)
         guard.forget()
-        matcher.catch_up.clear()  # every partition is restored again, from the table
         tails.forget(lambda key: key[1] not in lost)
         batcher.drop(lambda e: e.message.partition not in lost)
     log.info("matcher: partitions %s revoked", sorted(lost))

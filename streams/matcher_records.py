@@ -5,6 +5,11 @@ makes what it sends durable; this part only decodes, applies and publishes, so a
 can drive it with stub events. A record that cannot be decoded, one for an unknown
 symbol and a command the engine refuses or breaks on become dead letters, and the
 batch goes on.
+
+A record on a partition that is not its symbol's home (produced by hand, or by a gate of
+before homes) never reaches a book: each of its commands is rejected NOT_HOME_PARTITION,
+so settlement releases what the gate reserved for it, and the book stays the one
+partition's, which a replay applies in the same order.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 
+from engine.enums import Reject
 from engine.spec import SymbolSpec
 from schemas.codec import ORDER_BATCH, DecodeError, encode
 from schemas.records import OrderBatch
-from streams.matcher_state import MatcherState, RebuildError, SymbolState
+from streams.matcher_state import MatcherState, RebuildError, SymbolState, refusal
 from streams.publish import TRADES, BatchPublisher
 from streams.runtime.dead_letter import DeadLetters, Sink
 from streams.runtime.health import StageHealth
@@ -41,9 +47,6 @@ class RecordMatcher:
         self.dead_letters = DeadLetters(output, dead_letters, health)
         self.next_offsets: dict[int, int] = {}  # partition -> next offset to apply
         self.moved: set[int] = set()  # partitions applied since the last take_positions
-        # partition -> (offset, symbols): after a restore, records before the offset are
-        # applied only to these books (MatcherState.catch_up)
-        self.catch_up: dict[int, tuple[int, set[str]]] = {}
         self._foreign: set[tuple[str, int]] = set()  # (symbol, partition) already warned of
 
     @staticmethod
@@ -62,8 +65,7 @@ class RecordMatcher:
         commands = 0
         for event, batch in decoded:
             partition, offset = event.message.partition, event.message.offset
-            if not self._held(partition, offset, batch):
-                commands += self._handle(event, batch, partition, offset, publisher, specs)
+            commands += self._handle(event, batch, partition, offset, publisher, specs)
             self.next_offsets[partition] = offset + 1
             self.moved.add(partition)
         for name, key, value in publisher.drain():
@@ -73,25 +75,26 @@ class RecordMatcher:
                 self.output.send(self.topics[name], key, value)
         return commands
 
-    def _held(self, partition: int, offset: int, batch) -> bool:
-        """Whether a record read again after a restore is held already by every book it
-        concerns (or was dead-lettered)."""
-        bound = self.catch_up.get(partition)
-        return (bound is not None and offset < bound[0]
-                and (isinstance(batch, DecodeError) or batch.symbol not in bound[1]))
-
     def _handle(self, event, batch, partition: int, offset: int, publisher: BatchPublisher,
                 specs: Mapping[str, SymbolSpec | None]) -> int:
         if isinstance(batch, DecodeError):
             self.dead_letters.send(batch, self.orders, partition, offset, event.key)
             return 1
-        symbol_state = self._symbol_state(batch.symbol, partition, specs)
+        symbol_state = self.state.get(batch.symbol)
+        home = symbol_state.partition if symbol_state is not None else None
         if symbol_state is None:
-            self.dead_letters.send(DecodeError(f"unknown symbol {batch.symbol!r}", event.value),
-                                   self.orders, partition, offset, event.key)
-        elif self.state.claim(symbol_state, partition, offset):
-            if symbol_state.partition != partition:
-                self._warn_foreign(batch.symbol, symbol_state.partition, partition)
+            spec = specs.get(batch.symbol)
+            if spec is None:
+                self.dead_letters.send(DecodeError(f"unknown symbol {batch.symbol!r}",
+                                                   event.value),
+                                       self.orders, partition, offset, event.key)
+                return len(batch.commands)
+            home = spec.home_partition
+            if home == partition:
+                symbol_state = self.state.create(spec)
+        if home != partition:
+            self._refuse(batch, home, partition, publisher)
+        elif self.state.claim(symbol_state, offset):
             for index, command in enumerate(batch.commands):
                 try:
                     events = self.state.apply(symbol_state, command)
@@ -110,23 +113,17 @@ class RecordMatcher:
                         publisher.add(symbol_state.book, events)
         return len(batch.commands)
 
-    def _warn_foreign(self, symbol: str, home: int, partition: int) -> None:
-        """Once per symbol and partition: its book takes commands from two partitions,
-        which a crash may replay in another order (README "Processing guarantees")."""
-        if (symbol, partition) not in self._foreign:
-            self._foreign.add((symbol, partition))
-            log.warning("matcher: %s's commands come from %s[%d] as well as from its book's "
-                        "partition %d: recovery is exact only for one partition a symbol "
-                        "(the gate's, by key); was %s produced to by hand, or given more "
-                        "partitions?", symbol, self.orders, partition, home, self.orders)
-
-    def _symbol_state(self, symbol: str, partition: int,
-                      specs: Mapping[str, SymbolSpec | None]) -> SymbolState | None:
-        found = self.state.get(symbol)
-        if found is not None:
-            return found
-        spec = specs.get(symbol)
-        return self.state.create(spec, partition) if spec is not None else None
+    def _refuse(self, batch: OrderBatch, home: int, partition: int,
+                publisher: BatchPublisher) -> None:
+        """Reject every command of a record off its symbol's home partition; warn once per
+        symbol and partition (the gate produces to the home: who produced this?)."""
+        publisher.refused(batch.symbol, [refusal(command, Reject.NOT_HOME_PARTITION)
+                                         for command in batch.commands])
+        if (batch.symbol, partition) not in self._foreign:
+            self._foreign.add((batch.symbol, partition))
+            log.warning("matcher: %s's commands on %s[%d] are rejected: its home partition is "
+                        "%d (was %s produced to by hand, or by a gate of before homes?)",
+                        batch.symbol, self.orders, partition, home, self.orders)
 
     def take_positions(self, also: Iterable[int] = ()) -> dict[int, int]:
         """Next offset of each partition applied since the last call, and of `also`."""
@@ -138,4 +135,3 @@ class RecordMatcher:
         for partition in partitions:
             self.next_offsets.pop(partition, None)
             self.moved.discard(partition)
-            self.catch_up.pop(partition, None)

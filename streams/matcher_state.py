@@ -1,29 +1,28 @@
 """The matcher's books for the symbols one worker owns, with what each has applied.
 
+One writer per book: a symbol's commands come from one `orders` partition, its home
+(SymbolSpec.home_partition, where the gate produces them); its book is kept in that
+partition's changelog partition, and offsets are that partition's. A command on any
+other partition is refused (streams/matcher_records.py) and never reaches a book.
+
 Recovery story (at-least-once delivery, exactly-once effect):
-- Each symbol's book is snapshotted, with the last offset it has applied from each
-  `orders` partition and the highest order-requests offset seen from each gate
-  partition, into a changelog-backed table. A snapshot costs in proportion to the book
-  (every resting order), so a book is snapshotted once the commands applied since its
-  last snapshot are as many as the resting orders that snapshot held (at least
-  SNAPSHOT_MIN_COMMANDS), or that snapshot is SNAPSHOT_MAX_AGE_S old: a command then
-  costs at most about two resting orders' encoding, and a restore replays at most that
-  many commands a book.
+- Each symbol's book is snapshotted, with the last offset it has applied and the
+  highest order-requests offset seen from each gate partition, into a changelog-backed
+  table. A snapshot costs in proportion to the book (every resting order), so a book is
+  snapshotted once the commands applied since its last snapshot are as many as the
+  resting orders that snapshot held (at least SNAPSHOT_MIN_COMMANDS), or that snapshot
+  is SNAPSHOT_MAX_AGE_S old: a command then costs at most about two resting orders'
+  encoding, and a restore replays at most that many commands a book.
 - Each checkpoint writes, per partition, an index: the next offset to read, where each
   book's stored snapshot stands, and the first offset each book applied after it
   (`pending`). The committed offset may pass commands no snapshot holds yet; a restore
-  replays from the earliest pending offset, so none is lost, and applies the records
-  before the index's next offset only to the books that need them (`catch_up`).
-- Offsets are kept per partition because a symbol's commands need not all come from
-  one partition: a producer may put one on another partition, and adding partitions to
-  `orders` moves where its key lands. Offsets of different partitions never compare.
-  Such a book's recovery is not exact: nothing records how two partitions' commands
-  were interleaved, and partitions are restored one at a time (RecordMatcher warns).
+  replays from the earliest pending offset, so none is lost.
 - After a restart or rebalance the book is restored from its snapshot and the input
   is replayed from the committed offset: commands the snapshot already holds are
   skipped by offset, and a command the gate sent twice (a gate replay) is skipped by
-  its source offset. Replayed commands produce the same events with the same ids and
-  sequence numbers, which downstream consumers treat idempotently.
+  its source offset. Replayed commands come in the partition's one order, so they
+  produce the same events with the same ids and sequence numbers, which downstream
+  consumers treat idempotently.
 - A command that raises inside the engine may have changed the book half way. The book
   is then rebuilt from its last snapshot (or from its spec) and the commands applied
   since, which are kept for that until the next snapshot; the failed command is left
@@ -42,7 +41,8 @@ import msgspec
 from engine import snapshot
 from engine.book import Book
 from engine.commands import Cancel, NewOrder
-from engine.enums import ORDER_TYPES, SIDES, TIFS
+from engine.enums import ORDER_TYPES, SIDES, TIFS, CommandKind, Reject
+from engine.events import Rejected
 from engine.spec import SymbolSpec
 from schemas.records import AcceptedCancel, AcceptedOrder
 
@@ -58,14 +58,14 @@ class RebuildError(RuntimeError):
 @dataclass(slots=True)
 class SymbolState:
     book: Book
-    partition: int  # the `orders` partition whose changelog partition holds the book
-    applied: dict[int, int] = field(default_factory=dict)  # `orders` partition -> offset
+    partition: int  # its home: the `orders` partition of its commands and its changelog's
+    applied: int = -1  # the last offset of its partition applied
     gate_marks: dict[int, int] = field(default_factory=dict)  # gate partition -> offset
     dirty: bool = False  # applied records since its last snapshot
     base: bytes | None = None  # the last snapshot written or restored; None: a fresh book
     since: list = field(default_factory=list)  # engine commands the book applied since
-    saved: dict[int, int] = field(default_factory=dict)  # `applied` as of `base`
-    unsaved_from: dict[int, int] = field(default_factory=dict)  # first offset since `base`
+    saved: int = -1  # `applied` as of `base`
+    unsaved_from: int | None = None  # the first offset applied since `base`
     saved_at: float = field(default_factory=time.monotonic)
     saved_size: int = 0  # resting orders in `base`
 
@@ -82,6 +82,13 @@ def to_command(record: AcceptedOrder | AcceptedCancel) -> NewOrder | Cancel:
                     record.quantity, record.price, record.ts)
 
 
+def refusal(record: AcceptedOrder | AcceptedCancel, reason: Reject) -> Rejected:
+    """A command's rejection made without its book (seq 0): it never reaches one."""
+    command = CommandKind.CANCEL if type(record) is AcceptedCancel else CommandKind.NEW
+    return Rejected(record.symbol, 0, record.ts, record.order_id, record.account, command,
+                    reason)
+
+
 class MatcherState:
     def __init__(self) -> None:
         self.symbols: dict[str, SymbolState] = {}
@@ -91,30 +98,34 @@ class MatcherState:
         return self.symbols.get(symbol)
 
     def restore(self, symbol: str, blob: bytes, partition: int) -> SymbolState:
+        """The book kept in changelog partition `partition`, its home."""
         data = decode_snapshot(blob)
-        if "applied" in data:
-            applied = {int(p): offset for p, offset in data["applied"].items()}
-        else:  # one offset per book: that of the book's own partition
-            applied = {partition: data["applied_offset"]}
+        if "applied" in data:  # written when a book took commands from several partitions
+            applied = {int(p): offset for p, offset in data["applied"].items()}.get(partition, -1)
+        else:
+            applied = data["applied_offset"]
         state = SymbolState(snapshot.from_dict(data["book"], emit_levels=True), partition,
                             applied, {int(k): v for k, v in data["gate_marks"].items()},
-                            base=blob, saved=dict(applied))
+                            base=blob, saved=applied)
         state.saved_size = len(state.book)
         self.symbols[symbol] = state
         return state
 
-    def create(self, spec: SymbolSpec, partition: int) -> SymbolState:
-        state = SymbolState(Book(spec, emit_levels=True), partition)
+    def create(self, spec: SymbolSpec) -> SymbolState:
+        """A fresh book, kept in its home partition's changelog partition."""
+        state = SymbolState(Book(spec, emit_levels=True), spec.home_partition)
         self.symbols[spec.symbol] = state
         return state
 
-    def claim(self, state: SymbolState, partition: int, offset: int) -> bool:
-        """Whether the book has yet to apply the `orders` record at partition/offset; it
-        counts as applied from now on (a record is applied whole, between snapshots)."""
-        if offset <= state.applied.get(partition, -1):
+    def claim(self, state: SymbolState, offset: int) -> bool:
+        """Whether the book has yet to apply the `orders` record at `offset` of its home
+        partition; it counts as applied from now on (a record is applied whole, between
+        snapshots)."""
+        if offset <= state.applied:
             return False
-        state.applied[partition] = offset
-        state.unsaved_from.setdefault(partition, offset)
+        state.applied = offset
+        if state.unsaved_from is None:
+            state.unsaved_from = offset
         state.dirty = True
         return True
 
@@ -153,9 +164,7 @@ class MatcherState:
     def _due(self, state: SymbolState, now: float) -> bool:
         return (self._all_due
                 or len(state.since) >= max(SNAPSHOT_MIN_COMMANDS, state.saved_size)
-                or now - state.saved_at >= SNAPSHOT_MAX_AGE_S
-                # only its home partition's index tells where to replay a book from
-                or any(partition != state.partition for partition in state.unsaved_from))
+                or now - state.saved_at >= SNAPSHOT_MAX_AGE_S)
 
     def take_dirty_snapshots(self, every: bool = False) -> list[tuple[str, int, bytes]]:
         """(symbol, partition, snapshot) of the changed books that are due (`every`: of all
@@ -166,12 +175,10 @@ class MatcherState:
         for symbol, state in self.symbols.items():
             if state.dirty and (every or self._due(state, now)):
                 data = {"book": snapshot.to_dict(state.book, copy=False),
-                        "applied": state.applied, "gate_marks": state.gate_marks,
-                        # what a matcher keeping one offset per book reads
-                        "applied_offset": state.applied.get(state.partition, -1)}
+                        "applied_offset": state.applied, "gate_marks": state.gate_marks}
                 blob = lz4.frame.compress(msgspec.msgpack.encode(data))
                 state.base, state.since, state.dirty = blob, [], False
-                state.saved, state.unsaved_from = dict(state.applied), {}
+                state.saved, state.unsaved_from = state.applied, None
                 state.saved_at, state.saved_size = now, len(state.book)
                 out.append((symbol, state.partition, blob))
         return out
@@ -179,50 +186,33 @@ class MatcherState:
     def index(self, partition: int, next_offset: int) -> bytes:
         """Where the books kept in changelog partition `partition` stand in `orders`
         partition `partition`. Written after the books at each checkpoint:
-        - `applied_to`: the offset after the last record applied;
         - `books`: where each stored snapshot stands (a restore tells one written late);
         - `pending`: the first offset each book applied after its snapshot;
-        - `next`: where a restore reads from, the earliest of `applied_to` and `pending`
-          (all that a matcher that knows only `next` and `books` needs)."""
+        - `next`: where a restore reads from, the earliest of `next_offset` (after the
+          last record applied) and `pending`."""
         books, pending = {}, {}
         for symbol, state in self.symbols.items():
             if state.partition == partition:
-                if partition in state.saved:
-                    books[symbol] = state.saved[partition]
-                if partition in state.unsaved_from:
-                    pending[symbol] = state.unsaved_from[partition]
+                if state.base is not None:
+                    books[symbol] = state.saved
+                if state.unsaved_from is not None:
+                    pending[symbol] = state.unsaved_from
         return msgspec.json.encode({"next": min([next_offset, *pending.values()]),
-                                    "applied_to": next_offset, "books": books,
-                                    "pending": pending})
+                                    "books": books, "pending": pending})
 
     @staticmethod
-    def replay_from(partition: int, index: bytes | None, books: list[SymbolState],
-                    committed: int) -> int:
-        """The `orders` offset to read `partition` from after a restore: the committed one,
-        unless the last index's `next` is before it (a book applied commands its snapshot
-        does not hold, or the commit failed), or a book snapshot is behind the index
-        (written late by a matcher the group had moved on from: its commit failed, its
-        write did not). Books ahead of that offset skip what they have applied."""
+    def replay_from(index: bytes | None, books: list[SymbolState], committed: int) -> int:
+        """The `orders` offset to read a partition from after a restore of its books: the
+        committed one, unless the last index's `next` is before it (a book applied
+        commands its snapshot does not hold, or the commit failed), or a book snapshot is
+        behind the index (written late by a matcher the group had moved on from: its
+        commit failed, its write did not). Books ahead of that offset skip what they have
+        applied."""
         if committed < 0 or index is None:
             return committed
         data = msgspec.json.decode(index)
-        behind = _behind(partition, data, books)
+        behind = _behind(data, books)
         return min([committed, data["next"], *(mine + 1 for mine in behind.values())])
-
-    @staticmethod
-    def catch_up(partition: int, index: bytes | None, books: list[SymbolState]
-                 ) -> tuple[int, set[str]] | None:
-        """(applied_to, symbols): records of `partition` before `applied_to` matter only
-        to these books, those with commands after their snapshot and those restored
-        behind the index; every other book holds them already (one that took a record
-        of another partition was snapshotted at the checkpoint that acknowledged it),
-        and a record no book took was dead-lettered. None: no such bound."""
-        if index is None:
-            return None
-        data = msgspec.json.decode(index)
-        if "applied_to" not in data:
-            return None
-        return data["applied_to"], set(data["pending"]) | set(_behind(partition, data, books))
 
     def forget_partitions(self, partitions: set[int]) -> None:
         """Drop books whose partition moved to another worker: it will restore them."""
@@ -230,14 +220,14 @@ class MatcherState:
             del self.symbols[symbol]
 
 
-def _behind(partition: int, index: dict, books: list[SymbolState]) -> dict[str, int]:
+def _behind(index: dict, books: list[SymbolState]) -> dict[str, int]:
     """symbol -> offset applied, of the books whose restored snapshot is behind where the
     index says their stored snapshot stands (a missing one: -1)."""
     restored = {state.book.symbol: state for state in books}
     out = {}
     for symbol, stored in index["books"].items():
         state = restored.get(symbol)
-        mine = state.applied.get(partition, -1) if state is not None else -1
+        mine = state.applied if state is not None else -1
         if mine < stored:
             out[symbol] = mine
     return out

@@ -78,6 +78,18 @@ class BatchPublisher:
                 last_trade = known[2]
             self._quotes[symbol] = (book, events[-1], last_trade)
 
+    def refused(self, symbol: str, events: list) -> None:
+        """Rejections made without the symbol's book (engine.events.Rejected, seq 0): their
+        order events, and the releases settlement reads."""
+        results = self._results.get(symbol)
+        if results is None:
+            results = self._results[symbol] = MatcherResults(symbol, [], [], [])
+        for ev in events:
+            topic, record = record_of(ev)
+            self.records.append((topic, record.account.encode(), encode(record)))
+            if record.status in RELEASING:
+                results.releases.append(record)
+
     def rebind(self, book) -> None:
         """`book` replaces the copy of its symbol this batch holds (the matcher rebuilt it):
         the quote is read from the book when the batch is drained."""

@@ -37,6 +37,7 @@ class Platform:
         self.settings = dataclasses.replace(base, namespace=self.namespace,
                                             external_database_url=url)
         topics.ensure_topics(self.settings, say=lambda *_: None)
+        self.orders_partitions = topics.partition_count(self.settings, "orders")
         upgrade(url)
         self.db: Engine = make_engine(url)
         self.producer = Producer(producer_config(self.settings))
@@ -108,7 +109,8 @@ class Platform:
 
     def symbol(self, symbol: str, reference_price: int = 10_000,
                shares_outstanding: int = 1_000_000, tick_size: int = 1) -> None:
-        admin.add_symbol(self.db, symbol, shares_outstanding, reference_price, tick_size)
+        admin.add_symbol(self.db, symbol, shares_outstanding, reference_price, tick_size,
+                         orders_partitions=self.orders_partitions)
 
     # -- Kafka
     def send(self, topic: str, key: bytes | str | None, value) -> None:

@@ -50,9 +50,10 @@ def replay_orders(bootstrap: str, topic: str, specs: dict[str, SymbolSpec]):
             batch = ORDER_BATCH.decode(value)
             if isinstance(batch, DecodeError) or batch.symbol not in specs:
                 continue
-            symbol_state = state.get(batch.symbol) or state.create(specs[batch.symbol],
-                                                                   partition)
-            if not state.claim(symbol_state, partition, offset):
+            if partition != specs[batch.symbol].home_partition:
+                continue  # the matcher rejects it: NOT_HOME_PARTITION
+            symbol_state = state.get(batch.symbol) or state.create(specs[batch.symbol])
+            if not state.claim(symbol_state, offset):
                 continue
             for command in batch.commands:
                 try:

@@ -37,7 +37,7 @@ class Sent:
 
 def matcher() -> RecordMatcher:
     state = MatcherState()
-    state.create(SPEC, 0)
+    state.create(SPEC)  # its home: partition 0
     topics = {name: name for name in ("trades", "order-events", "halts", "book", "quotes",
                                       "matcher-results")}
     return RecordMatcher(state, Sent(), topics, "orders", "dead-letters",
@@ -108,26 +108,3 @@ def test_a_command_that_breaks_the_engine_is_dead_lettered_and_the_batch_goes_on
         (None, 10_000, 5), (None, 10_000, 3), (None, 10_000, 3)]
     assert m.take_positions() == {0: 6}
 
-
-# -- records read again after a restore -------------------------------------------------
-
-def test_records_before_the_catch_up_bound_go_only_to_the_books_catching_up():
-    """After a restore, a record before the index's applied offset is applied only to the
-    books that need it: a record of a book kept on another partition, not restored here,
-    would otherwise make that book afresh (new ids colliding with its real ones)."""
-    m = matcher()
-    m.catch_up[1] = (41, {"BOLT"})
-    bolt = encode(OrderBatch("BOLT", [AcceptedOrder(
-        order_id="b0", account="alice", symbol="BOLT", side="SELL", order_type="LIMIT",
-        tif="GTC", quantity=1, price=5_000, ts=T0)]))
-    events = [event(1, 39, bolt), event(1, 40, new("ghost", "SELL", 1, 10_000)),
-              event(1, 40, b"not a record"), event(1, 41, new("s1", "SELL", 1, 10_000))]
-    decoded = m.decode(events)
-    m.apply(decoded, {"BOLT": SymbolSpec("BOLT", reference_price=5_000)})
-    assert m.state.get("BOLT").applied == {1: 39}  # catching up: applied
-    acme = m.state.get("ACME")
-    assert acme.applied == {1: 41} and "ghost" not in acme.book.index  # held: skipped
-    assert not [r for r in m.output.records if r[0] == "dead-letters"]  # dead-lettered before
-    assert m.take_positions() == {1: 42}
-    m.forget({1})
-    assert 1 not in m.catch_up

@@ -32,9 +32,9 @@ def order(order_id: str, price: int) -> AcceptedOrder:
 def snapshot_at(partition: int, offsets: list[int]) -> tuple[bytes, bytes]:
     """ACME's snapshot after one command at each of `offsets`, and its partition's index."""
     state = MatcherState()
-    acme = state.create(SymbolSpec("ACME", reference_price=10_000), partition)
+    acme = state.create(SymbolSpec("ACME", reference_price=10_000, home_partition=partition))
     for offset in offsets:
-        assert state.claim(acme, partition, offset)
+        assert state.claim(acme, offset)
         state.apply(acme, order(f"s{offset}", 10_000 + offset))
     [(_, _, blob)] = state.take_dirty_snapshots(every=True)
     return blob, state.index(partition, offsets[-1] + 1)
@@ -61,7 +61,7 @@ def test_an_up_to_date_partition_starts_at_the_first_record_delivered(table):
     blob, index = snapshot_at(0, [3, 9])
     table[book_key(0, "ACME")], table[index_key(0)] = blob, index
     assert start(first=10) == 10
-    assert matcher.state.get("ACME").applied == {0: 9}
+    assert matcher.state.get("ACME").applied == 9
 
 
 def test_a_book_behind_the_index_is_replayed_from_where_it_stops(table):
@@ -73,12 +73,12 @@ def test_a_book_behind_the_index_is_replayed_from_where_it_stops(table):
 
 def test_commands_after_a_books_snapshot_are_replayed_though_committed(table):
     state = MatcherState()
-    acme = state.create(SymbolSpec("ACME", reference_price=10_000), 0)
+    acme = state.create(SymbolSpec("ACME", reference_price=10_000))
     for offset in (3, 9):
-        state.claim(acme, 0, offset)
+        state.claim(acme, offset)
         state.apply(acme, order(f"s{offset}", 10_000 + offset))
     [(_, _, blob)] = state.take_dirty_snapshots(every=True)
-    state.claim(acme, 0, 12)  # applied, committed, not in a snapshot yet
+    state.claim(acme, 12)  # applied, committed, not in a snapshot yet
     state.apply(acme, order("s12", 10_012))
     table[book_key(0, "ACME")], table[index_key(0)] = blob, state.index(0, 13)
     assert start(first=13) == 12

@@ -25,7 +25,7 @@ class Sent:
 
 def test_trades_carry_when_their_batch_began() -> None:
     state = MatcherState()
-    state.create(SPEC, 0)
+    state.create(SPEC)
     sent = Sent()
     matcher = RecordMatcher(state, sent, TOPICS, "orders", "dead-letters",
                             StageHealth("matcher"))
