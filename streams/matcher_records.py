@@ -81,7 +81,6 @@ class RecordMatcher:
             self.dead_letters.send(batch, self.orders, partition, offset, event.key)
             return 1
         symbol_state = self.state.get(batch.symbol)
-        home = symbol_state.partition if symbol_state is not None else None
         if symbol_state is None:
             spec = specs.get(batch.symbol)
             if spec is None:
@@ -89,12 +88,14 @@ class RecordMatcher:
                                                    event.value),
                                        self.orders, partition, offset, event.key)
                 return len(batch.commands)
-            home = spec.home_partition
-            if home == partition:
-                symbol_state = self.state.create(spec)
-        if home != partition:
-            self._refuse(batch, home, partition, publisher)
-        elif self.state.claim(symbol_state, offset):
+            if spec.home_partition != partition:  # its book is not made here
+                self._refuse(batch, spec.home_partition, partition, publisher)
+                return len(batch.commands)
+            symbol_state = self.state.create(spec)
+        elif symbol_state.partition != partition:
+            self._refuse(batch, symbol_state.partition, partition, publisher)
+            return len(batch.commands)
+        if self.state.claim(symbol_state, offset):
             for index, command in enumerate(batch.commands):
                 try:
                     events = self.state.apply(symbol_state, command)
