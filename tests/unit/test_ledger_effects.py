@@ -19,6 +19,7 @@ from ledger.effects import (
     release,
     settle,
 )
+from ledger.settlement import releasable
 from schemas.records import Halt, OrderEvent, Trade
 
 
@@ -188,3 +189,16 @@ def test_halts_fold_into_one_update_per_symbol(records, acme, bolt):
         value = got[symbol] if floor is None else max(got[symbol], floor)
         got[symbol] = value if ceiling is None else min(value, ceiling)
     assert got == expected
+
+
+def test_a_matcher_rejection_releases_whether_or_not_a_book_made_it():
+    """NOT_HOME_PARTITION is decided before any book (seq 0); DUPLICATE_ORDER_ID names
+    another order's id, which holds the reservation."""
+    def event(order_id, status, reason, seq):
+        return OrderEvent(order_id=order_id, account="bob", symbol="ACME", status=status,
+                          ts=1, reason=reason, seq=seq)
+    released = releasable([event("home", "REJECTED", "NOT_HOME_PARTITION", 0),
+                           event("halt", "REJECTED", "HALTED", 7),
+                           event("dup", "REJECTED", "DUPLICATE_ORDER_ID", 8),
+                           event("gone", "CANCELLED", "USER", 9)])
+    assert sorted(released) == ["gone", "halt", "home"]
