@@ -33,8 +33,7 @@ def _snapshots(p) -> list[tuple[int, int, bytes]]:
         for _offset, blob in records:
             if blob.startswith(b"{"):
                 continue  # the partition's index (streams/matcher_state.py), not a book
-            applied = decode_snapshot(blob)["applied"]
-            out.append((partition, max(applied.values()), blob))
+            out.append((partition, decode_snapshot(blob)["applied_offset"], blob))
     return out
 
 
