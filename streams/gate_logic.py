@@ -54,9 +54,6 @@ class GateOutput:
     def order_batches(self) -> list[tuple[int, bytes, bytes]]:
         """(partition, key, value) of the `orders` records: one per symbol, to its home
         partition (not by key: a key's partition moves when `orders` grows)."""
-        missing = self.commands.keys() - self.homes.keys()
-        if missing:  # symbols are never deleted: the ledger is not what the gate read
-            raise RuntimeError(f"no home partition read for symbols {sorted(missing)}")
         return [(self.homes[symbol], symbol.encode(), encode(OrderBatch(symbol, commands)))
                 for symbol, commands in self.commands.items()]
 
@@ -163,6 +160,9 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
     await write_holdings(conn, holdings, made_holdings, new=True)
     await write_holdings(conn, holdings, touched_holdings - made_holdings)
     await store.insert_orders(conn, rows)
+    missing = out.commands.keys() - out.homes.keys()
+    if missing:  # symbols are never deleted, so never seen: fails the batch, as a bug
+        raise RuntimeError(f"no home partition read for symbols {sorted(missing)}")
     return out
 
 
