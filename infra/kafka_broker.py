@@ -35,6 +35,11 @@ def _state(settings: Settings, node: int = 1) -> Path:
     return root if node == 1 else root / f"node-{node}"
 
 
+def data_dir(settings: Settings, node: int = 1) -> Path:
+    """Broker `node`'s partitions and its controller's metadata log."""
+    return _state(settings, node) / "data"
+
+
 def nodes(settings: Settings) -> range:
     return range(1, settings.kafka_brokers + 1)
 
@@ -53,7 +58,7 @@ def set_cluster_size(settings: Settings, brokers: int) -> None:
     recorded = brokers_file(settings.home)
     if recorded.exists():
         current = int(recorded.read_text())
-    elif (_state(settings) / "data" / "meta.properties").exists():
+    elif (data_dir(settings) / "meta.properties").exists():
         current = 1
     else:
         current = brokers
@@ -117,7 +122,7 @@ def _write_server_properties(settings: Settings, node: int) -> Path:
             f"controller.quorum.voters={voters}",
             f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{port + 1}",
             f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-            f"log.dirs={state / 'data'}",
+            f"log.dirs={data_dir(settings, node)}",
             f"default.replication.factor={internal.factor}",
             f"min.insync.replicas={internal.min_insync}",
             f"offsets.topic.replication.factor={internal.factor}",
@@ -143,7 +148,7 @@ def _java(libs: Path, log_config: str, heap: list[str]) -> list[str]:
 
 
 def _format_storage(settings: Settings, node: int, libs: Path, props: Path) -> None:
-    if (_state(settings, node) / "data" / "meta.properties").exists():
+    if (data_dir(settings, node) / "meta.properties").exists():
         return
     result = subprocess.run(
         _java(libs, "tools-log4j2.yaml", ["-Xmx256m"])

@@ -44,3 +44,30 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture(scope="session")
+def cluster(services):
+    """A three-broker cluster (tests/cluster.py), started for the first test that asks."""
+    from tests import cluster as three_brokers
+
+    settings = three_brokers.start(services)
+    yield settings
+    three_brokers.stop(settings)
+
+
+@pytest.fixture
+def cluster_platform(cluster, request):
+    """A namespaced platform on the three-broker cluster; every broker back and in sync
+    after the test."""
+    from tests import cluster as three_brokers
+    from tests.platform import Platform
+
+    plat = Platform(cluster, request.node.name)
+    try:
+        yield plat
+    finally:
+        failed = any(getattr(getattr(request.node, f"report_{when}", None), "failed", False)
+                     for when in ("setup", "call"))
+        plat.close(keep_topics=failed)
+        three_brokers.restore(cluster)

@@ -51,9 +51,10 @@ class Figures:
 
 
 class Chaos:
-    def __init__(self, p: Platform, fault: str, seed: int) -> None:
+    def __init__(self, p: Platform, fault: str, seed: int, rate: int = RATE) -> None:
         self.p = p
         self.seed = seed
+        self.rate = rate
         self.figures = Figures(fault)
         self.sent: list = []
         self.workers: list[subprocess.Popen] = []
@@ -110,7 +111,7 @@ class Chaos:
     def _produce(self, seconds: float) -> None:
         producer = Producer(producer_config(self.p.settings))
         failed: list = []
-        count = int(RATE * seconds)
+        count = int(self.rate * seconds)
         start = time.monotonic()
         for n, (account, request) in enumerate(order_flow(
                 self.seed, count, ACCOUNTS, SYMBOLS, cancel_ratio=0.12, market_ratio=0.12)):
@@ -119,7 +120,7 @@ class Chaos:
                              on_delivery=lambda err, _msg: err and failed.append(err))
             self.sent.append(request)
             producer.poll(0)
-            ahead = start + n / RATE - time.monotonic()
+            ahead = start + n / self.rate - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
         assert producer.flush(300) == 0 and not failed, f"requests not delivered: {failed[:3]}"

@@ -5,53 +5,25 @@ pipeline trades and settles with a broker down."""
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import shutil
-import signal
-
 import pytest
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import ConfigResource
 
-from infra import kafka_broker, process, topics
+from infra import kafka_broker, topics
 from infra.kafka_client import producer_config
 from infra.services import status as service_status
 from schemas.records import NewOrderRequest
-from tests.platform import Platform, wait_for
-
-FIRST_PORT = 29192  # brokers on 29192, 29202, 29212 (controllers on the next ports)
-
-
-@pytest.fixture(scope="module")
-def cluster(services):
-    home = services.home / "cluster"
-    shutil.rmtree(home, ignore_errors=True)
-    settings = dataclasses.replace(services, home=home, kafka_port=FIRST_PORT,
-                                   namespace="cluster")
-    kafka_broker.set_cluster_size(settings, 3)
-    settings = dataclasses.replace(settings, kafka_brokers=3)
-    kafka_broker.start(settings, say=print)
-    yield settings
-    kafka_broker.stop(settings, say=print)
-    shutil.rmtree(home, ignore_errors=True)
+from tests import cluster as three_brokers
+from tests.platform import wait_for
 
 
 def _copies(settings, topic: str) -> tuple[set[int], str]:
     """(replicas per partition, min.insync.replicas) of a topic."""
-    from confluent_kafka.admin import ConfigResource
-
     client = topics.admin(settings)
     meta = client.list_topics(topic, timeout=10).topics[topic]
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
     insync = client.describe_configs([resource])[resource].result()["min.insync.replicas"]
     return {len(part.replicas) for part in meta.partitions.values()}, insync.value
-
-
-def _under_replicated(settings) -> int:
-    meta = topics.admin(settings).list_topics(timeout=10)
-    return sum(1 for spec in topics.TOPICS for part in
-               meta.topics[settings.topic(spec.name)].partitions.values()
-               if len(part.isrs) < len(part.replicas))
 
 
 def _produce(settings, topic: str, values: range) -> None:
@@ -66,22 +38,19 @@ def _produce(settings, topic: str, values: range) -> None:
 
 def test_a_killed_broker_loses_no_record(cluster):
     settings = cluster
-    topics.ensure_topics(settings, say=print)
     orders = settings.topic("orders")
     assert _copies(settings, orders) == ({3}, "2")
     status = service_status(settings)["kafka"]
     assert "3 broker(s)" in status and "0 under-replicated" in status, status
 
     _produce(settings, orders, range(0, 200))
-    victim = kafka_broker.running_pid(settings, 3)
-    os.kill(victim, signal.SIGKILL)
-    wait_for(lambda: not process.pid_alive(victim), 30, "broker 3 gone")
+    three_brokers.kill(settings, 3)
     _produce(settings, orders, range(200, 400))  # two copies in sync are enough
-    wait_for(lambda: _under_replicated(settings) > 0, 60, "broker 3 out of the in-sync sets")
-    assert "under-replicated partition(s)" in service_status(settings)["kafka"]
+    wait_for(lambda: three_brokers.under_replicated(settings) > 0, 60,
+             "broker 3 out of the in-sync sets")
+    assert "0 under-replicated" not in service_status(settings)["kafka"]
 
-    kafka_broker.start(settings, say=print)  # only the broker that is not running
-    wait_for(lambda: _under_replicated(settings) == 0, 120, "broker 3 caught up")
+    three_brokers.restore(settings)  # starts only the broker that is not running
 
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
                          "group.id": "cluster-test", "auto.offset.reset": "earliest"})
@@ -98,38 +67,32 @@ def test_the_size_of_a_cluster_is_fixed_once_made(cluster):
         kafka_broker.set_cluster_size(cluster, 1)
 
 
-def test_the_pipeline_trades_and_settles_with_a_broker_down(cluster, request):
-    platform = Platform(cluster, request.node.name)
-    try:
-        platform.symbol("ACME", reference_price=10_000)
-        platform.account("alice", cash=1_000_000)
-        platform.account("bob", ACME=100)
-        worker = platform.start_worker()
-        platform.wait_ready(worker)
-        changelogs = [name for name in topics.admin(cluster).list_topics(timeout=10).topics
-                      if name.startswith(platform.settings.app_id + "-")
-                      and name.endswith("-changelog")]
-        assert len(changelogs) >= 3  # books, settlement positions, open candles
-        assert {name: _copies(cluster, name) for name in changelogs} == {
-            name: ({3}, "2") for name in changelogs}
+def test_the_pipeline_trades_and_settles_with_a_broker_down(cluster, cluster_platform):
+    platform = cluster_platform
+    platform.symbol("ACME", reference_price=10_000)
+    platform.account("alice", cash=1_000_000)
+    platform.account("bob", ACME=100)
+    worker = platform.start_worker()
+    platform.wait_ready(worker)
+    changelogs = [name for name in topics.admin(cluster).list_topics(timeout=10).topics
+                  if name.startswith(platform.settings.app_id + "-")
+                  and name.endswith("-changelog")]
+    assert len(changelogs) >= 3  # books, settlement positions, open candles
+    assert {name: _copies(cluster, name) for name in changelogs} == {
+        name: ({3}, "2") for name in changelogs}
 
-        victim = kafka_broker.running_pid(cluster, 2)
-        os.kill(victim, signal.SIGKILL)
-        wait_for(lambda: not process.pid_alive(victim), 30, "broker 2 gone")
-        platform.send("order-requests", b"bob", NewOrderRequest(
-            order_id="s-1", account="bob", symbol="ACME", side="SELL", quantity=10,
-            price=10_000))
-        platform.send("order-requests", b"alice", NewOrderRequest(
-            order_id="b-1", account="alice", symbol="ACME", side="BUY", quantity=10,
-            price=10_000))
-        platform.flush()
-        wait_for(lambda: platform.scalar(
-            "SELECT count(*) FROM trades") == 1, 120,
-            "the trade settled", logs=[worker.log_path])
-        assert platform.scalar(
-            "SELECT quantity FROM holdings WHERE account_id = 'alice' AND symbol = 'ACME'"
-        ) == 10
-        platform.assert_reconciled()
-    finally:
-        platform.close()
-        kafka_broker.start(cluster, say=print)
+    three_brokers.kill(cluster, 2)  # back after the test (tests/conftest.py)
+    platform.send("order-requests", b"bob", NewOrderRequest(
+        order_id="s-1", account="bob", symbol="ACME", side="SELL", quantity=10,
+        price=10_000))
+    platform.send("order-requests", b"alice", NewOrderRequest(
+        order_id="b-1", account="alice", symbol="ACME", side="BUY", quantity=10,
+        price=10_000))
+    platform.flush()
+    wait_for(lambda: platform.scalar(
+        "SELECT count(*) FROM trades") == 1, 120,
+        "the trade settled", logs=[worker.log_path])
+    assert platform.scalar(
+        "SELECT quantity FROM holdings WHERE account_id = 'alice' AND symbol = 'ACME'"
+    ) == 10
+    platform.assert_reconciled()
