@@ -31,8 +31,9 @@ def start(services: Settings) -> Settings:
 
 
 def stop(settings: Settings) -> None:
+    """Stop the brokers and delete their data; the logs and chaos figures stay."""
     kafka_broker.stop(settings, say=print)
-    shutil.rmtree(settings.home, ignore_errors=True)
+    shutil.rmtree(settings.home / "kafka", ignore_errors=True)
 
 
 def under_replicated(settings: Settings) -> int:
