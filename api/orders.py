@@ -54,6 +54,7 @@ class OrderBody(msgspec.Struct, forbid_unknown_fields=True):
     tif: str = "GTC"
     price: Int64 | None = None  # integer cents; leave out for MARKET
     order_id: OrderId | None = None  # a uuid4 hex is made when left out
+    post_only: bool = False  # GTC LIMIT: rest, or be rejected rather than trade on arrival
 
 
 async def place_order(request):
@@ -84,11 +85,16 @@ async def place_order(request):
               tif: {type: string, enum: [GTC, IOC, FOK]}
               price: {type: integer, minimum: 1, description: limit price in cents}
               order_id: {type: string, pattern: "^[A-Za-z0-9._:-]{1,64}$"}
+              post_only:
+                type: boolean
+                description: >-
+                  a GTC LIMIT order that only adds liquidity: the matcher rejects it
+                  (POST_ONLY_WOULD_CROSS) rather than let it trade on arrival
     responses:
       202: {description: the order request is on Kafka; its id}
       400: {description: malformed body or header}
       409: {description: idempotency key reused with another body}
-      422: {description: "rejected (UNKNOWN_SYMBOL, BAD_QUANTITY, BAD_PRICE, OFF_TICK, DUPLICATE_ORDER_ID, ...)"}
+      422: {description: "rejected (UNKNOWN_SYMBOL, BAD_QUANTITY, BAD_PRICE, OFF_TICK, DUPLICATE_ORDER_ID, POST_ONLY_NEEDS_GTC_LIMIT, ...)"}
       503:
         description: >-
           Kafka did not confirm: the outcome is unknown and the message names the order id;
@@ -102,7 +108,8 @@ async def place_order(request):
     order_id = body.order_id if body.order_id is not None else uuid.uuid4().hex
     req = NewOrderRequest(order_id=order_id, account=account, symbol=body.symbol,
                           side=body.side, quantity=body.quantity, order_type=body.order_type,
-                          tif=body.tif, price=body.price, ts=int(time.time() * 1000))
+                          tif=body.tif, price=body.price, ts=int(time.time() * 1000),
+                          post_only=body.post_only)
     reason = check_new_order(req, await _rules(request.app.state.read_db, body.symbol), req.ts)
     if reason is not None:
         metrics.ORDERS.labels("rejected").inc()
@@ -320,8 +327,8 @@ async def get_order(request):
 
 def order_view(r) -> dict:
     return {"order_id": r.order_id, "symbol": r.symbol, "side": r.side,
-            "order_type": r.order_type, "tif": r.tif, "quantity": r.quantity,
-            "price": money(r.price) if r.price is not None else None,
+            "order_type": r.order_type, "tif": r.tif, "post_only": r.post_only,
+            "quantity": r.quantity, "price": money(r.price) if r.price is not None else None,
             "filled_quantity": r.filled_quantity, "cancelled_quantity": r.cancelled_quantity,
             "remaining_quantity": r.quantity - r.filled_quantity - r.cancelled_quantity,
             "status": r.status, "reject_reason": r.reject_reason,
@@ -356,8 +363,8 @@ async def _pending_order(request, account: str, order_id: str) -> dict | None:
         return None
     req = msgspec.json.decode(row.request, type=NewOrderRequest)
     return {"order_id": req.order_id, "symbol": req.symbol, "side": req.side,
-            "order_type": req.order_type, "tif": req.tif, "quantity": req.quantity,
-            "price": money(req.price) if req.price is not None else None,
+            "order_type": req.order_type, "tif": req.tif, "post_only": req.post_only,
+            "quantity": req.quantity, "price": money(req.price) if req.price is not None else None,
             "filled_quantity": 0, "cancelled_quantity": 0, "remaining_quantity": req.quantity,
             "status": OrderStatus.PENDING, "reject_reason": None, "reserved_cash": money(0),
             "reserved_quantity": 0, "created_ms": req.ts, "updated_ms": req.ts, "fills": []}

@@ -8,6 +8,9 @@ Rules
   any positive integer below INF, it need not be on tick since it is a bound, not a
   price).
 - FOK: fills completely at once or is cancelled FOK_UNFILLABLE with no trades.
+- Post-only (a GTC LIMIT only, else rejected POST_ONLY_NEEDS_GTC_LIMIT): rests, or is
+  rejected POST_ONLY_WOULD_CROSS when it would trade on arrival (own orders included),
+  so it never takes liquidity.
 - Self-trade prevention, mode "cancel resting": an incoming order never trades with a
   resting order of the same account; that resting order is cancelled (SELF_TRADE, with
   its remaining quantity) and matching continues. FOK counts only other accounts'
@@ -102,14 +105,19 @@ class Book:
             return self._reject(ts, oid, account, Reject.HALTED)
         side = cmd.side
         tif = cmd.tif
-        self.seq = seq = self.seq + 1
-        accepted = _new(Accepted, (symbol, seq, ts, oid, account, side, otype, tif, qty, price))
         if side is BUY:
             own = self.bids
             crosses = self.asks.best <= (INF - 1 if price is None else price)
         else:
             own = self.asks
             crosses = self.bids.best <= (INF - 1 if price is None else -price)
+        if cmd.post_only:
+            if otype is not LIMIT or tif is not GTC:
+                return self._reject(ts, oid, account, Reject.POST_ONLY_NEEDS_GTC_LIMIT)
+            if crosses:
+                return self._reject(ts, oid, account, Reject.POST_ONLY_WOULD_CROSS)
+        self.seq = seq = self.seq + 1
+        accepted = _new(Accepted, (symbol, seq, ts, oid, account, side, otype, tif, qty, price))
         if crosses or otype is MARKET or tif is not GTC:
             out = [accepted]
             self._take(out, ts, oid, account, side, otype, tif, qty, price, 0, seq)

@@ -21,6 +21,7 @@ class NewOrder(NamedTuple):
     quantity: int
     price: int | None  # LIMIT: limit price; MARKET: optional protection price (collar)
     ts: int
+    post_only: bool = False  # GTC LIMIT only: rejected rather than take liquidity
 
 
 class Cancel(NamedTuple):

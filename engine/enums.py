@@ -51,6 +51,7 @@ class Reject(StrEnum):
     BAD_PRICE = "BAD_PRICE"
     OFF_TICK = "OFF_TICK"
     DUPLICATE_ORDER_ID = "DUPLICATE_ORDER_ID"
+    POST_ONLY_NEEDS_GTC_LIMIT = "POST_ONLY_NEEDS_GTC_LIMIT"  # post-only: a resting order
     # risk (gate)
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
     INSUFFICIENT_SHARES = "INSUFFICIENT_SHARES"
@@ -59,6 +60,7 @@ class Reject(StrEnum):
     UNKNOWN_ORDER = "UNKNOWN_ORDER"
     NOT_OWNER = "NOT_OWNER"
     NOT_HOME_PARTITION = "NOT_HOME_PARTITION"  # a command on an `orders` partition not its symbol's
+    POST_ONLY_WOULD_CROSS = "POST_ONLY_WOULD_CROSS"  # it would have traded on arrival
     # halt
     HALTED = "HALTED"
 
@@ -75,12 +77,14 @@ _STAGE = {
     Reject.BAD_PRICE: Stage.VALIDATION,
     Reject.OFF_TICK: Stage.VALIDATION,
     Reject.DUPLICATE_ORDER_ID: Stage.VALIDATION,
+    Reject.POST_ONLY_NEEDS_GTC_LIMIT: Stage.VALIDATION,
     Reject.INSUFFICIENT_FUNDS: Stage.RISK,
     Reject.INSUFFICIENT_SHARES: Stage.RISK,
     Reject.POSITION_LIMIT: Stage.RISK,
     Reject.UNKNOWN_ORDER: Stage.MATCHING,
     Reject.NOT_OWNER: Stage.MATCHING,
     Reject.NOT_HOME_PARTITION: Stage.MATCHING,
+    Reject.POST_ONLY_WOULD_CROSS: Stage.MATCHING,
     Reject.HALTED: Stage.HALT,
 }
 

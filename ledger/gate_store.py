@@ -33,6 +33,7 @@ class OrderRow:
     created_ms: int
     reserved_cash: int = 0
     reserved_quantity: int = 0
+    post_only: bool = False
 
 
 # OrderRow's fields, with their column types
@@ -41,7 +42,8 @@ _ORDER_COLUMNS = (("order_id", "text"), ("account_id", "text"), ("symbol", "text
                   ("quantity", "bigint"), ("price", "bigint"), ("status", "text"),
                   ("reject_reason", "text"), ("source_partition", "int"),
                   ("source_offset", "bigint"), ("created_ms", "bigint"),
-                  ("reserved_cash", "bigint"), ("reserved_quantity", "bigint"))
+                  ("reserved_cash", "bigint"), ("reserved_quantity", "bigint"),
+                  ("post_only", "bool"))
 assert tuple(c for c, _ in _ORDER_COLUMNS) == tuple(f.name for f in fields(OrderRow))
 
 _FIND_ORDERS = ("SELECT " + ", ".join(c for c, _ in _ORDER_COLUMNS)
@@ -70,9 +72,12 @@ async def find_homes(conn: Conn, ids: set[str]) -> Pending[dict[str, int]]:
     return await send(conn, _FIND_HOMES, (texts(sorted(ids)),), dict, when=bool(ids))
 
 
+# how each column's values are sent (bool[]: few values, psycopg's own dumper)
+_ARRAY = {"text": texts, "bigint": int8s, "int": int8s, "bool": list}
+
+
 async def insert_orders(conn: Conn, rows: list[OrderRow]) -> None:
     """Record the orders (the transaction fails at COMMIT if an id is recorded already)."""
     if rows:
         await conn.execute(_INSERT_ORDERS, tuple(
-            (texts if t == "text" else int8s)([getattr(r, c) for r in rows])
-            for c, t in _ORDER_COLUMNS))
+            _ARRAY[t]([getattr(r, c) for r in rows]) for c, t in _ORDER_COLUMNS))

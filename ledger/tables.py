@@ -106,6 +106,7 @@ orders = Table(
     Column("tif", String(3), nullable=False),
     Column("quantity", BigInteger, nullable=False),
     Column("price", BigInteger),  # limit price, or the collar a MARKET order reserved at
+    Column("post_only", Boolean, nullable=False, server_default=text("false")),
     Column("filled_quantity", BigInteger, nullable=False, server_default="0"),
     # the unfilled remainder once cancelled, expired or rejected downstream
     Column("cancelled_quantity", BigInteger, nullable=False, server_default="0"),

@@ -10,7 +10,7 @@ MARKET sells get the mirror collar.
 
 from __future__ import annotations
 
-from engine.enums import ORDER_TYPES, SIDES, TIFS, OrderType, Reject, Side
+from engine.enums import ORDER_TYPES, SIDES, TIFS, OrderType, Reject, Side, TimeInForce
 from engine.spec import SymbolSpec
 from schemas.records import MAX_PRICE, MAX_QUANTITY, CancelRequest, NewOrderRequest, text_ok
 
@@ -39,6 +39,8 @@ def check_new_order(req: NewOrderRequest, rules: SymbolSpec | None, now_ms: int)
             return Reject.OFF_TICK
     elif req.price is not None:
         return Reject.BAD_PRICE  # a MARKET order's price is the gate's collar, not the client's
+    if req.post_only and (req.order_type != OrderType.LIMIT or req.tif != TimeInForce.GTC):
+        return Reject.POST_ONLY_NEEDS_GTC_LIMIT
     if now_ms < rules.halted_until_ms:
         return Reject.HALTED
     return None

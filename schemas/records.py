@@ -53,6 +53,7 @@ class NewOrderRequest(msgspec.Struct, frozen=True, tag="new", tag_field="kind"):
     tif: str = "GTC"
     price: int | None = None  # cents; MARKET orders leave it out
     ts: Timestamp = 0  # client send time, ms since epoch, for latency measurement only
+    post_only: bool = False  # GTC LIMIT: rest or be rejected, never take liquidity
 
 
 class CancelRequest(msgspec.Struct, frozen=True, tag="cancel", tag_field="kind"):
@@ -84,6 +85,7 @@ class AcceptedOrder(msgspec.Struct, frozen=True, tag="new", tag_field="kind"):
     # the order-requests record this came from: the matcher drops a replayed duplicate
     source_partition: Offset = -1
     source_offset: Offset = -1
+    post_only: bool = False
 
 
 class AcceptedCancel(msgspec.Struct, frozen=True, tag="cancel", tag_field="kind"):

@@ -148,7 +148,7 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
         row = store.OrderRow(request.order_id, request.account, request.symbol, request.side,
                              request.order_type, request.tif, request.quantity, price, status,
                              reason, raw.partition, raw.offset, now_ms, reserved_cash,
-                             reserved_quantity)
+                             reserved_quantity, request.post_only)
         seen[request.order_id] = row
         if account is not None and reason not in _NOT_RECORDED:
             rows.append(row)
@@ -175,7 +175,7 @@ def _emit_outcome(out: GateOutput, row: store.OrderRow) -> None:
                              side=row.side, order_type=row.order_type, tif=row.tif,
                              quantity=row.quantity, price=row.price, ts=row.created_ms,
                              source_partition=row.source_partition,
-                             source_offset=row.source_offset)
+                             source_offset=row.source_offset, post_only=row.post_only)
     out.commands.setdefault(row.symbol, []).append(accepted)
     out.accepted += 1
     _event(out, row.order_id, row.account_id, row.symbol, OrderStatus.ACCEPTED, row.created_ms,
@@ -196,8 +196,9 @@ def _replay_or_duplicate(out: GateOutput, request: NewOrderRequest, prior: store
 def _same_order(prior: store.OrderRow, request: NewOrderRequest) -> bool:
     """A second copy of the request that made prior (a MARKET order's price is the gate's)."""
     return ((prior.account_id, prior.symbol, prior.side, prior.order_type, prior.tif,
-             prior.quantity) == (request.account, request.symbol, request.side,
-                                 request.order_type, request.tif, request.quantity)
+             prior.quantity, prior.post_only) == (
+                request.account, request.symbol, request.side, request.order_type,
+                request.tif, request.quantity, request.post_only)
             and (request.order_type == OrderType.MARKET or prior.price == request.price))
 
 

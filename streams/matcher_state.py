@@ -79,7 +79,7 @@ def to_command(record: AcceptedOrder | AcceptedCancel) -> NewOrder | Cancel:
         raise ValueError(f"not a valid side, order type and time in force: {record.side!r}, "
                          f"{record.order_type!r}, {record.tif!r}") from None
     return NewOrder(record.order_id, record.account, record.symbol, side, kind, tif,
-                    record.quantity, record.price, record.ts)
+                    record.quantity, record.price, record.ts, record.post_only)
 
 
 def refusal(record: AcceptedOrder | AcceptedCancel, reason: Reject) -> Rejected:

@@ -111,6 +111,13 @@ def test_trading_screen(platform, api_server, chromium, artifacts):
         expect(page.locator("#ticket-msg")).to_contain_text("Not enough cash")
         shot("5-rejected")
 
+        # post only at carol's offer would take it: the matcher rejects it, and releases
+        page.check("#post-only")
+        _ticket(page, "BUY", "1", "101.00")
+        expect(page.locator("#ticket-msg")).to_contain_text("would have traded at once")
+        expect(page.locator("#reserved-cash")).to_have_text("0.00")
+        page.uncheck("#post-only")
+
         # a trade 20% above the reference trips the circuit breaker: the page says so
         r = httpx.delete(f"{api.url}/v1/orders/{carol_offer}", timeout=30,
                          headers={"Authorization": f"Bearer {carol}"})

@@ -124,6 +124,10 @@ class RefBook:
             rej = Reject.DUPLICATE_ORDER_ID
         elif self.halted_until is not None:
             rej = Reject.HALTED
+        elif c.post_only and (c.type is not OrderType.LIMIT or c.tif is not TimeInForce.GTC):
+            rej = Reject.POST_ONLY_NEEDS_GTC_LIMIT
+        elif c.post_only and self._best(c.side, c.price) is not None:
+            rej = Reject.POST_ONLY_WOULD_CROSS  # any account's order, one's own too
         if rej is not None:
             self._emit(out, Rejected, ts, c.order_id, c.account, CommandKind.NEW, rej)
             return

@@ -14,7 +14,7 @@ from engine_helpers import (
     sell,
 )
 
-from engine.enums import CancelReason, Reject, Side, Stage
+from engine.enums import CancelReason, Reject, Side, Stage, TimeInForce
 from engine.events import Cancelled, Rejected
 
 
@@ -103,3 +103,30 @@ def test_unknown_command_type_is_a_type_error():
     import pytest
     with pytest.raises(TypeError, match="expected NewOrder or Cancel, got dict"):
         make_book().apply({})
+
+
+def test_post_only_rests_or_is_rejected_but_never_takes():
+    book = make_book()
+    apply_all(book, sell("s1", "a", 10, 100), buy("b1", "b", 10, 90))
+    crossing = buy("p1", "c", 5, 100)._replace(post_only=True)
+    (e,) = book.apply(crossing)
+    assert isinstance(e, Rejected) and e.reason is Reject.POST_ONLY_WOULD_CROSS
+    (e,) = book.apply(sell("p2", "b", 5, 90)._replace(post_only=True))  # its own bid too
+    assert isinstance(e, Rejected) and e.reason is Reject.POST_ONLY_WOULD_CROSS
+    assert resting(book) == {"BUY": [("b1", 90, 10)], "SELL": [("s1", 100, 10)]}
+
+    book.apply(buy("p3", "c", 5, 95)._replace(post_only=True))  # inside the spread: rests
+    events = book.apply(sell("s2", "d", 5, 95))  # and is the maker when taken
+    trades = [e for e in events if type(e).__name__ == "Trade"]
+    assert [(t.buy_order_id, t.sell_order_id, t.price) for t in trades] == [("p3", "s2", 95)]
+    book.check_invariants()
+
+
+def test_post_only_is_a_resting_limit_order_only():
+    book = make_book()
+    for command in (buy("p1", "a", 5, 100, tif=TimeInForce.IOC),
+                    market("p2", "a", Side.BUY, 5)):
+        (e,) = book.apply(command._replace(post_only=True))
+        assert isinstance(e, Rejected) and e.reason is Reject.POST_ONLY_NEEDS_GTC_LIMIT
+        assert e.reason.stage is Stage.VALIDATION
+    assert len(book) == 0

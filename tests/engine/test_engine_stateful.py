@@ -51,6 +51,12 @@ class BookMachine(RuleBasedStateMachine):
         self.send(NewOrder(f"o{self.n}", account, SYM, side, OrderType.LIMIT, tif, qty, price,
                            self.ts))
 
+    @rule(account=accounts, side=sides, tif=tifs, qty=qtys, price=prices)
+    def post_only(self, account, side, tif, qty, price):
+        self.n += 1
+        self.send(NewOrder(f"o{self.n}", account, SYM, side, OrderType.LIMIT, tif, qty, price,
+                           self.ts, post_only=True))
+
     @rule(account=accounts, side=sides, qty=qtys, collar=st.none() | prices,
           tif=st.sampled_from([TimeInForce.IOC, TimeInForce.FOK]))
     def market(self, account, side, qty, collar, tif):

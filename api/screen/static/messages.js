@@ -13,6 +13,9 @@ const REJECTS = {
   POSITION_LIMIT: "Position limit reached: no account may hold, counting its open buy orders, more than 5% of a company's shares.",
   UNKNOWN_ORDER: "That order is no longer on the book (already filled or cancelled).",
   NOT_OWNER: "That order belongs to another account.",
+  NOT_HOME_PARTITION: "The exchange refused this order: it reached a matcher that does not keep its symbol's book. Nothing was reserved for it.",
+  POST_ONLY_NEEDS_GTC_LIMIT: "Post only is for a good-till-cancelled limit order.",
+  POST_ONLY_WOULD_CROSS: "Post only: the order would have traded at once at its price, so it was rejected instead; nothing traded.",
   HALTED: "Trading in this symbol is halted by the circuit breaker; try again when it resumes.",
 };
 

@@ -25,6 +25,12 @@ function ticketValues() {
     }
     body.price = centsForJson(price);
   }
+  if ($("post-only").checked) {
+    if (orderType !== "LIMIT" || body.tif !== "GTC") {
+      return { error: "Post only is for a good-till-cancelled limit order." };
+    }
+    body.post_only = true;
+  }
   return { body };
 }
 
