@@ -35,6 +35,7 @@ from risk.rules import check_new_order
 from schemas.codec import ORDER_REQUEST, encode
 from schemas.records import (
     MAX_SYMBOL_LENGTH,
+    CancelAllRequest,
     CancelRequest,
     Int64,
     NewOrderRequest,
@@ -158,6 +159,29 @@ async def cancel_order(request):
         account, CancelRequest(order_id=order_id, account=account, ts=int(time.time() * 1000)))
     metrics.CANCELS.inc()
     return JSONResponse({"order_id": order_id, "status": "CANCEL_REQUESTED"}, status_code=202)
+
+
+async def cancel_all_orders(request):
+    """Ask to cancel every open order of the caller, or of one symbol.
+    ---
+    summary: Cancel all open orders (202 once the request is on Kafka)
+    parameters:
+      - {in: query, name: symbol, required: false, schema: {type: string}}
+    responses:
+      202:
+        description: >-
+          cancel-all requested: every order the gate accepted before it (of the symbol,
+          when given) is cancelled; each one's CANCELLED comes on the private channel
+      400: {description: malformed symbol}
+    """
+    account = await account_of(request)
+    symbol = request.query_params.get("symbol")
+    if symbol is not None and not text_ok(symbol, MAX_SYMBOL_LENGTH):
+        raise bad_request(f"symbol must be 1 to {MAX_SYMBOL_LENGTH} printable characters")
+    await request.app.state.order_producer.send(
+        account, CancelAllRequest(account=account, symbol=symbol, ts=int(time.time() * 1000)))
+    metrics.CANCELS.inc()
+    return JSONResponse({"symbol": symbol, "status": "CANCEL_ALL_REQUESTED"}, status_code=202)
 
 
 async def _produce(producer, account: str, order_id: str, raw: bytes) -> None:

@@ -20,6 +20,7 @@ routes: list = [
     Route("/v1/orders", orders.place_order, methods=["POST"]),
     Route("/v1/orders", orders.list_orders, methods=["GET"]),
     Route("/v1/orders/{order_id}", orders.get_order, methods=["GET"]),
+    Route("/v1/orders", orders.cancel_all_orders, methods=["DELETE"]),
     Route("/v1/orders/{order_id}", orders.cancel_order, methods=["DELETE"]),
     Route("/v1/portfolio", portfolio.portfolio, methods=["GET"]),
     Route("/v1/trades", portfolio.my_trades, methods=["GET"]),

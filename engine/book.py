@@ -19,6 +19,7 @@ Rules
   printed; Halted is emitted, the incoming remainder is cancelled HALTED, resting orders
   stay. While halted, a NewOrder is rejected HALTED; Cancel still works. A FOK
   that could fill but only through a breaching price halts the symbol the same way.
+- CancelAll cancels every resting order of one account (USER), oldest first.
 - Duplicate order ids are detected against resting orders only (the gate assigns ids).
 - Event order for an incoming order: Accepted, then per trade: Trade, maker
   Filled/PartiallyFilled (and SELF_TRADE cancels as they happen), then the taker's
@@ -34,7 +35,7 @@ from __future__ import annotations
 from collections import deque
 
 from engine.breaker import INF, Breaker
-from engine.commands import Cancel, NewOrder
+from engine.commands import Cancel, CancelAll, NewOrder
 from engine.enums import CancelReason, CommandKind, OrderType, Reject, Side, TimeInForce
 from engine.events import (Accepted, Cancelled, Filled, Halted, LevelChanged,
                            PartiallyFilled, Rejected, Resumed, Trade)
@@ -76,7 +77,9 @@ class Book:
             t = type(cmd)
             if t is Cancel:
                 return self.cancel(cmd)
-            raise TypeError(f"expected NewOrder or Cancel, got {t.__name__}")
+            if t is CancelAll:
+                return self.cancel_all(cmd)
+            raise TypeError(f"expected NewOrder, Cancel or CancelAll, got {t.__name__}")
         ts = cmd.ts
         if ts >= self._halt_end:
             return self._resume(cmd)
@@ -348,6 +351,18 @@ class Book:
         return remaining, filled, halted
 
     # ------------------------------------------------------------------ cancel
+    def cancel_all(self, cmd: CancelAll) -> list:
+        """Cancel (USER) every resting order of the account, oldest first; none: no events."""
+        if cmd.ts >= self._halt_end:
+            return self._resume(cmd)
+        if cmd.symbol != self.symbol:
+            return self._reject(cmd.ts, "", cmd.account, Reject.UNKNOWN_SYMBOL, CANCEL)
+        mine = [oid for oid, order in self.index.items() if order[2] == cmd.account]
+        out: list = []
+        for oid in mine:
+            out.extend(self.cancel(Cancel(oid, cmd.account, self.symbol, cmd.ts)))
+        return out
+
     def cancel(self, cmd: Cancel) -> list:
         ts = cmd.ts
         if ts >= self._halt_end:

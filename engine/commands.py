@@ -31,4 +31,12 @@ class Cancel(NamedTuple):
     ts: int
 
 
-Command = NewOrder | Cancel
+class CancelAll(NamedTuple):
+    """Cancel every resting order of the account in this book."""
+
+    account: str
+    symbol: str
+    ts: int
+
+
+Command = NewOrder | Cancel | CancelAll

@@ -76,6 +76,19 @@ async def find_homes(conn: Conn, ids: set[str]) -> Pending[dict[str, int]]:
 _ARRAY = {"text": texts, "bigint": int8s, "int": int8s, "bool": list}
 
 
+_FIND_OPEN_SYMBOLS = (
+    "SELECT DISTINCT o.account_id, o.symbol, s.home_partition FROM orders o "
+    "JOIN symbols s ON s.symbol = o.symbol WHERE o.account_id = ANY(%b::text[]) "
+    "AND o.status IN ('ACCEPTED', 'PARTIALLY_FILLED')")
+
+
+async def find_open_symbols(conn: Conn, accounts: set[str]
+                            ) -> Pending[list[tuple[str, str, int]]]:
+    """(account, symbol, the symbol's home partition) where the accounts have orders open."""
+    return await send(conn, _FIND_OPEN_SYMBOLS, (texts(sorted(accounts)),), list,
+                      when=bool(accounts))
+
+
 async def insert_orders(conn: Conn, rows: list[OrderRow]) -> None:
     """Record the orders (the transaction fails at COMMIT if an id is recorded already)."""
     if rows:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from schemas.records import (
+    CancelAllRequest,
     CancelRequest,
     DeadLetter,
     Halt,
@@ -57,7 +58,7 @@ class Codec:
 encode: Callable[[Any], bytes] = _encoder.encode  # bound: the matcher calls it per record
 
 
-ORDER_REQUEST = Codec(NewOrderRequest | CancelRequest)
+ORDER_REQUEST = Codec(NewOrderRequest | CancelRequest | CancelAllRequest)
 # a gate batch holds up to 3,000 commands (streams/gate.py) of 230-360 bytes
 ORDER_BATCH = Codec(OrderBatch, max_bytes=4 * 1024 * 1024)
 # a matcher batch of one symbol: up to 5,000 commands, each with its trades

@@ -64,7 +64,16 @@ class CancelRequest(msgspec.Struct, frozen=True, tag="cancel", tag_field="kind")
     ts: Timestamp = 0
 
 
-OrderRequest = NewOrderRequest | CancelRequest
+class CancelAllRequest(msgspec.Struct, frozen=True, tag="cancel_all", tag_field="kind"):
+    """order-requests, key account: cancel every open order of the account (of one symbol
+    when given) that the gate accepted before this request."""
+
+    account: str
+    symbol: str | None = None
+    ts: Timestamp = 0
+
+
+OrderRequest = NewOrderRequest | CancelRequest | CancelAllRequest
 
 
 class AcceptedOrder(msgspec.Struct, frozen=True, tag="new", tag_field="kind"):
@@ -97,7 +106,17 @@ class AcceptedCancel(msgspec.Struct, frozen=True, tag="cancel", tag_field="kind"
     source_offset: Offset = -1
 
 
-MatcherCommand = AcceptedOrder | AcceptedCancel
+class AcceptedCancelAll(msgspec.Struct, frozen=True, tag="cancel_all", tag_field="kind"):
+    """orders: cancel every resting order of the account in the symbol's book."""
+
+    account: Id
+    symbol: Symbol
+    ts: Timestamp
+    source_partition: Offset = -1
+    source_offset: Offset = -1
+
+
+MatcherCommand = AcceptedOrder | AcceptedCancel | AcceptedCancelAll
 
 
 class OrderBatch(msgspec.Struct, frozen=True):

@@ -22,7 +22,9 @@ from risk.rules import check_cancel, check_new_order, market_collar, within_posi
 from schemas.codec import ORDER_REQUEST, DecodeError, encode
 from schemas.records import (
     AcceptedCancel,
+    AcceptedCancelAll,
     AcceptedOrder,
+    CancelAllRequest,
     CancelRequest,
     NewOrderRequest,
     OrderBatch,
@@ -76,17 +78,24 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
             and text_ok(d.order_id) and text_ok(d.account)]
     new_orders = [d for d in sane if isinstance(d, NewOrderRequest)]
     cancelled = {d.order_id for d in sane if isinstance(d, CancelRequest)}
+    clearing = {d.account for d in decoded if isinstance(d, CancelAllRequest)
+                and text_ok(d.account)}
     keys = {(d.account, d.symbol) for d in new_orders if text_ok(d.symbol)}
     # one round trip, run in this order: find_orders after the account locks, so that
     # what a concurrent gate committed for these accounts is seen
     locked_accounts = await lock_accounts(conn, {d.account for d in new_orders})
     found = await store.find_orders(conn, {d.order_id for d in sane})
     found_homes = await store.find_homes(conn, cancelled)
+    found_open = await store.find_open_symbols(conn, clearing)
     locked_holdings = await lock_holdings(conn, keys)
     specs = await load_specs(conn, {symbol for _, symbol in keys})
     accounts, existing = await locked_accounts.result(), await found.result()
     holdings, symbols = await locked_holdings.result(), await specs.result()
     out.homes.update(await found_homes.result())
+    open_symbols: dict[str, set[str]] = {}  # account -> symbols of its open orders
+    for account_id, symbol, home in await found_open.result():
+        open_symbols.setdefault(account_id, set()).add(symbol)
+        out.homes[symbol] = home
     out.homes.update((symbol, spec.home_partition) for symbol, spec in symbols.items())
     touched_accounts: set[str] = set()
     touched_holdings: set[tuple[str, str]] = set()
@@ -100,6 +109,9 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
             continue
         if isinstance(request, CancelRequest):
             _cancel(out, request, seen.get(request.order_id), now_ms, raw)
+            continue
+        if isinstance(request, CancelAllRequest):
+            _cancel_all(out, request, open_symbols, now_ms, raw)
             continue
         prior = seen.get(request.order_id)
         if prior is not None:
@@ -152,6 +164,8 @@ async def process_batch(conn: Conn, topic: str, records: list[RawRecord],
         seen[request.order_id] = row
         if account is not None and reason not in _NOT_RECORDED:
             rows.append(row)
+        if status == OrderStatus.ACCEPTED:  # a later cancel-all of this batch covers it
+            open_symbols.setdefault(request.account, set()).add(request.symbol)
         _emit_outcome(out, row)
 
     # sent with the COMMIT; an order id another gate recorded since find_orders (the
@@ -200,6 +214,23 @@ def _same_order(prior: store.OrderRow, request: NewOrderRequest) -> bool:
                 request.account, request.symbol, request.side, request.order_type,
                 request.tif, request.quantity, request.post_only)
             and (request.order_type == OrderType.MARKET or prior.price == request.price))
+
+
+def _cancel_all(out: GateOutput, request: CancelAllRequest,
+                open_symbols: dict[str, set[str]], now_ms: int, raw: RawRecord) -> None:
+    """One CancelAll for each symbol where the account has orders open, as far as the
+    gate knows (it takes an account's requests in order): the matcher cancels what rests."""
+    if not text_ok(request.account) or (request.symbol is not None
+                                        and not text_ok(request.symbol)):
+        if text_ok(request.account):
+            _event(out, "", request.account, "", CANCEL_REJECTED, now_ms,
+                   reason=Reject.MALFORMED)
+        return
+    symbols = open_symbols.get(request.account, set())
+    for symbol in sorted(symbols if request.symbol is None else symbols & {request.symbol}):
+        out.commands.setdefault(symbol, []).append(AcceptedCancelAll(
+            account=request.account, symbol=symbol, ts=now_ms,
+            source_partition=raw.partition, source_offset=raw.offset))
 
 
 def _cancel(out: GateOutput, request: CancelRequest, order: store.OrderRow | None,

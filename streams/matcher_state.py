@@ -40,11 +40,11 @@ import msgspec
 
 from engine import snapshot
 from engine.book import Book
-from engine.commands import Cancel, NewOrder
+from engine.commands import Cancel, CancelAll, NewOrder
 from engine.enums import ORDER_TYPES, SIDES, TIFS, CommandKind, Reject
 from engine.events import Rejected
 from engine.spec import SymbolSpec
-from schemas.records import AcceptedCancel, AcceptedOrder
+from schemas.records import AcceptedCancel, AcceptedCancelAll, AcceptedOrder
 
 _LZ4_MAGIC = b"\x04\x22\x4d\x18"
 SNAPSHOT_MIN_COMMANDS = 1_000  # a small book's snapshot is cheap, but not free
@@ -70,9 +70,12 @@ class SymbolState:
     saved_size: int = 0  # resting orders in `base`
 
 
-def to_command(record: AcceptedOrder | AcceptedCancel) -> NewOrder | Cancel:
+def to_command(record: AcceptedOrder | AcceptedCancel | AcceptedCancelAll
+               ) -> NewOrder | Cancel | CancelAll:
     if type(record) is AcceptedCancel:
         return Cancel(record.order_id, record.account, record.symbol, record.ts)
+    if type(record) is AcceptedCancelAll:
+        return CancelAll(record.account, record.symbol, record.ts)
     try:  # dict lookups inline: a helper call per field costs more than the lookup
         side, kind, tif = SIDES[record.side], ORDER_TYPES[record.order_type], TIFS[record.tif]
     except KeyError:
@@ -82,11 +85,12 @@ def to_command(record: AcceptedOrder | AcceptedCancel) -> NewOrder | Cancel:
                     record.quantity, record.price, record.ts, record.post_only)
 
 
-def refusal(record: AcceptedOrder | AcceptedCancel, reason: Reject) -> Rejected:
+def refusal(record: AcceptedOrder | AcceptedCancel | AcceptedCancelAll,
+            reason: Reject) -> Rejected:
     """A command's rejection made without its book (seq 0): it never reaches one."""
-    command = CommandKind.CANCEL if type(record) is AcceptedCancel else CommandKind.NEW
-    return Rejected(record.symbol, 0, record.ts, record.order_id, record.account, command,
-                    reason)
+    command = CommandKind.NEW if type(record) is AcceptedOrder else CommandKind.CANCEL
+    order_id = "" if type(record) is AcceptedCancelAll else record.order_id
+    return Rejected(record.symbol, 0, record.ts, order_id, record.account, command, reason)
 
 
 class MatcherState:

@@ -118,6 +118,15 @@ def test_trading_screen(platform, api_server, chromium, artifacts):
         expect(page.locator("#reserved-cash")).to_have_text("0.00")
         page.uncheck("#post-only")
 
+        # two resting buys, both cancelled with one click
+        _ticket(page, "BUY", "2", "90.00")
+        _ticket(page, "BUY", "2", "91.00")
+        expect(page.locator("#open-orders tr", has_text="91.00")).to_contain_text("accepted")
+        expect(page.locator("#open-orders tr", has_text="90.00")).to_contain_text("accepted")
+        page.click("#cancel-all")
+        expect(page.locator("#open-orders tr[data-order-id]")).to_have_count(0)
+        expect(page.locator("#reserved-cash")).to_have_text("0.00")
+
         # a trade 20% above the reference trips the circuit breaker: the page says so
         r = httpx.delete(f"{api.url}/v1/orders/{carol_offer}", timeout=30,
                          headers={"Authorization": f"Bearer {carol}"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import bisect
 
-from engine.commands import Cancel, NewOrder
+from engine.commands import Cancel, CancelAll, NewOrder
 from engine.enums import CancelReason, CommandKind, OrderType, Reject, Side, TimeInForce
 from engine.events import (
     Accepted,
@@ -98,6 +98,13 @@ class RefBook:
             self._emit(out, Resumed, cmd.ts)
         if isinstance(cmd, NewOrder):
             self._new(cmd, out)
+        elif isinstance(cmd, CancelAll):
+            if cmd.symbol != self.spec.symbol:
+                self._emit(out, Rejected, cmd.ts, "", cmd.account, CommandKind.CANCEL,
+                           Reject.UNKNOWN_SYMBOL)
+            for order in sorted((o for o in self.resting if o.account == cmd.account
+                                 and cmd.symbol == self.spec.symbol), key=lambda o: o.arrival):
+                self._cancel(Cancel(order.order_id, cmd.account, cmd.symbol, cmd.ts), out)
         else:
             self._cancel(cmd, out)
         return out

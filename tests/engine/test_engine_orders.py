@@ -15,6 +15,7 @@ from engine_helpers import (
 )
 
 from engine.enums import CancelReason, Reject, Side, Stage, TimeInForce
+from engine.commands import CancelAll
 from engine.events import Cancelled, Rejected
 
 
@@ -101,7 +102,7 @@ def test_cancel_heavy_level_stays_compact_and_fifo():
 
 def test_unknown_command_type_is_a_type_error():
     import pytest
-    with pytest.raises(TypeError, match="expected NewOrder or Cancel, got dict"):
+    with pytest.raises(TypeError, match="expected NewOrder, Cancel or CancelAll, got dict"):
         make_book().apply({})
 
 
@@ -130,3 +131,17 @@ def test_post_only_is_a_resting_limit_order_only():
         assert isinstance(e, Rejected) and e.reason is Reject.POST_ONLY_NEEDS_GTC_LIMIT
         assert e.reason.stage is Stage.VALIDATION
     assert len(book) == 0
+
+
+def test_cancel_all_cancels_every_resting_order_of_the_account_only():
+    book = make_book()
+    apply_all(book, sell("s1", "a", 10, 101), buy("b1", "a", 5, 99), sell("s2", "b", 3, 102),
+              buy("b2", "a", 5, 98))
+    events = book.apply(CancelAll("a", SYM, T0))
+    assert [(e.order_id, e.reason, e.remaining) for e in events
+            if isinstance(e, Cancelled)] == [("s1", CancelReason.USER, 10),
+                                             ("b1", CancelReason.USER, 5),
+                                             ("b2", CancelReason.USER, 5)]
+    assert resting(book) == {"BUY": [], "SELL": [("s2", 102, 3)]}
+    assert book.apply(CancelAll("a", SYM, T0)) == []  # nothing left: nothing said
+    book.check_invariants()

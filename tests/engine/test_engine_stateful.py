@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from engine.book import Book
-from engine.commands import Cancel, NewOrder
+from engine.commands import Cancel, CancelAll, NewOrder
 from engine.enums import OrderType, Side, TimeInForce
 from engine.spec import SymbolSpec
 
@@ -63,6 +63,10 @@ class BookMachine(RuleBasedStateMachine):
         self.n += 1
         self.send(NewOrder(f"o{self.n}", account, SYM, side, OrderType.MARKET, tif, qty, collar,
                            self.ts))
+
+    @rule(account=accounts)
+    def cancel_all(self, account):
+        self.send(CancelAll(account, SYM, self.ts))
 
     @rule(i=st.integers(0, 10_000), account=accounts)
     def cancel(self, i, account):

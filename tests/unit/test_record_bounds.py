@@ -33,7 +33,8 @@ from schemas.records import (
     OrderBatch,
 )
 
-TOPIC_RECORDS = [records.NewOrderRequest, records.CancelRequest, records.AcceptedOrder,
+TOPIC_RECORDS = [records.NewOrderRequest, records.CancelRequest, records.CancelAllRequest,
+                 records.AcceptedOrder, records.AcceptedCancelAll,
                  records.AcceptedCancel, records.OrderEvent, records.Trade, records.Quote,
                  records.Halt, records.DeadLetter, records.OrderBatch,
                  records.MatcherResults]

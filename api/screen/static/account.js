@@ -128,6 +128,19 @@ function orderRow(id, o, status, cancellable) {
   return tr;
 }
 
+export async function cancelAll() {
+  const button = $("cancel-all");
+  button.disabled = true;
+  try {
+    await call("/v1/orders", { method: "DELETE", token: state.token });
+    activity("Cancel requested for all your open orders.");
+  } catch (e) {
+    activity(`Cancel all refused: ${rejectText(e.code)}`, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function cancelOrder(id, button) {
   button.disabled = true;
   button.textContent = "…";

@@ -1,7 +1,7 @@
 // The trading screen: market data for one symbol, and once signed in, the account's
 // portfolio, open orders and an order ticket. This module wires the others together.
 
-import { refreshOrders, refreshPortfolio, signIn, signOut } from "./account.js";
+import { cancelAll, refreshOrders, refreshPortfolio, signIn, signOut } from "./account.js";
 import { $ } from "./dom.js";
 import { Feed } from "./feed.js";
 import { chart, loadCandles, loadSymbols, onMarket, renderHalt, selectSymbol,
@@ -42,6 +42,7 @@ $("signin").addEventListener("submit", (e) => {
 });
 $("signout").addEventListener("click", () => signOut());
 $("ticket").addEventListener("submit", placeOrder);
+$("cancel-all").addEventListener("click", cancelAll);
 $("order-type").addEventListener("change", () => {
   const market = $("order-type").value === "MARKET";
   $("price").disabled = market;
