@@ -68,11 +68,11 @@ class RecordMatcher:
             commands += self._handle(event, batch, partition, offset, publisher, specs)
             self.next_offsets[partition] = offset + 1
             self.moved.add(partition)
-        for name, key, value in publisher.drain():
+        for name, key, value, partition in publisher.drain():
             if name == TRADES:
                 self.output.send(self.topics[name], key, value, headers=trace)
             else:
-                self.output.send(self.topics[name], key, value)
+                self.output.send(self.topics[name], key, value, partition)
         return commands
 
     def _handle(self, event, batch, partition: int, offset: int, publisher: BatchPublisher,
@@ -111,7 +111,7 @@ class RecordMatcher:
                         encode(command)), self.orders, partition, offset, event.key)
                 else:
                     if events:
-                        publisher.add(symbol_state.book, events)
+                        publisher.add(symbol_state.book, events, partition)
         return len(batch.commands)
 
     def _refuse(self, batch: OrderBatch, home: int, partition: int,
@@ -119,7 +119,7 @@ class RecordMatcher:
         """Reject every command of a record off its symbol's home partition; warn once per
         symbol and partition (the gate produces to the home: who produced this?)."""
         publisher.refused(batch.symbol, [refusal(command, Reject.NOT_HOME_PARTITION)
-                                         for command in batch.commands])
+                                         for command in batch.commands], home)
         if (batch.symbol, partition) not in self._foreign:
             self._foreign.add((batch.symbol, partition))
             log.warning("matcher: %s's commands on %s[%d] are rejected: its home partition is "

@@ -1,7 +1,10 @@
 """Engine events -> the records the matcher publishes, each with its topic and key.
 
 Market data (trades, halts, book, quotes) and `matcher-results` are keyed by symbol, an
-order event by the order's account. tests/unit/test_publish.py is the specification."""
+order event by the order's account. A symbol's `matcher-results` records go to its home
+partition (the number of its `orders` partition), not where its key lands: settlement and
+the candles read a symbol's results in order only from one partition, and a key's partition
+moves when the topic grows. tests/unit/test_publish.py is the specification."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from schemas.records import Trade as TradeRecord
 
 TRADES, ORDER_EVENTS, HALTS, BOOK, QUOTES = "trades", "order-events", "halts", "book", "quotes"
 RESULTS = "matcher-results"
+Record = tuple[str, bytes, bytes, int | None]  # topic, key, value, partition (None: by key)
 _UNPUBLISHED = (Accepted, LevelChanged)  # the gate publishes acceptance; levels: drain()
 
 
@@ -39,16 +43,21 @@ class BatchPublisher:
     """
 
     def __init__(self) -> None:
-        self.records: list[tuple[str, bytes, bytes]] = []
+        self.records: list[Record] = []
         self._levels: dict[tuple, LevelChanged] = {}
         self._quotes: dict[str, tuple] = {}  # symbol -> (book, last event, last trade)
-        self._results: dict[str, MatcherResults] = {}
+        self._results: dict[str, tuple[int, MatcherResults]] = {}  # symbol -> (home, ...)
 
-    def add(self, book, events: list) -> None:
+    def _results_of(self, symbol: str, home: int) -> MatcherResults:
+        found = self._results.get(symbol)
+        if found is None:
+            found = self._results[symbol] = (home, MatcherResults(symbol, [], [], []))
+        return found[1]
+
+    def add(self, book, events: list, home: int) -> None:
+        """`events` of one command of `book`, whose symbol's home partition is `home`."""
         symbol = book.symbol
-        results = self._results.get(symbol)
-        if results is None:
-            results = self._results[symbol] = MatcherResults(symbol, [], [], [])
+        results = self._results_of(symbol, home)
         records, levels = self.records, self._levels
         last_trade = None
         moved = False
@@ -62,11 +71,11 @@ class BatchPublisher:
                 continue
             topic, record = record_of(ev)
             if topic is ORDER_EVENTS:
-                records.append((topic, record.account.encode(), encode(record)))
+                records.append((topic, record.account.encode(), encode(record), None))
                 if record.status in RELEASING:
                     results.releases.append(record)
                 continue
-            records.append((topic, symbol.encode(), encode(record)))
+            records.append((topic, symbol.encode(), encode(record), None))
             if topic is TRADES:
                 results.trades.append(record)
                 last_trade = ev
@@ -78,15 +87,13 @@ class BatchPublisher:
                 last_trade = known[2]
             self._quotes[symbol] = (book, events[-1], last_trade)
 
-    def refused(self, symbol: str, events: list) -> None:
+    def refused(self, symbol: str, events: list, home: int) -> None:
         """Rejections made without the symbol's book (engine.events.Rejected, seq 0): their
-        order events, and the releases settlement reads."""
-        results = self._results.get(symbol)
-        if results is None:
-            results = self._results[symbol] = MatcherResults(symbol, [], [], [])
+        order events, and the releases settlement reads (on the symbol's `home`)."""
+        results = self._results_of(symbol, home)
         for ev in events:
             topic, record = record_of(ev)
-            self.records.append((topic, record.account.encode(), encode(record)))
+            self.records.append((topic, record.account.encode(), encode(record), None))
             if record.status in RELEASING:
                 results.releases.append(record)
 
@@ -97,29 +104,31 @@ class BatchPublisher:
         if entry is not None:
             self._quotes[book.symbol] = (book, *entry[1:])
 
-    def drain(self) -> list[tuple[str, bytes, bytes]]:
+    def drain(self) -> list[Record]:
+        """(topic, key, value, partition): partition None is the key's."""
         out = self.records
         out += [_level(ev) for ev in self._levels.values()]
         out += [_quote(*entry) for entry in self._quotes.values()]
-        out += [(RESULTS, symbol.encode(), encode(r)) for symbol, r in self._results.items()
+        out += [(RESULTS, symbol.encode(), encode(r), home)
+                for symbol, (home, r) in self._results.items()
                 if r.trades or r.releases or r.halts]
         self.records, self._levels, self._quotes, self._results = [], {}, {}, {}
         return out
 
 
-def _level(ev: LevelChanged) -> tuple[str, bytes, bytes]:
+def _level(ev: LevelChanged) -> Record:
     return (BOOK, ev.symbol.encode(), encode(
         {"symbol": ev.symbol, "seq": ev.seq, "ts": ev.ts, "side": str(ev.side),
-         "price": ev.price, "quantity": ev.quantity, "count": ev.count}))
+         "price": ev.price, "quantity": ev.quantity, "count": ev.count}), None)
 
 
-def _quote(book, last_event, last_trade) -> tuple[str, bytes, bytes]:
+def _quote(book, last_event, last_trade) -> Record:
     bid, bid_size, ask, ask_size = book.top()
     rec = Quote(symbol=book.symbol, seq=last_event.seq, ts=last_event.ts, bid=bid,
                 bid_size=bid_size, ask=ask, ask_size=ask_size,
                 last=last_trade.price if last_trade else None,
                 last_size=last_trade.quantity if last_trade else 0)
-    return (QUOTES, book.symbol.encode(), encode(rec))
+    return (QUOTES, book.symbol.encode(), encode(rec), None)
 
 
 def records_for(events: list) -> list[tuple[str, object]]:

@@ -70,7 +70,7 @@ class Sent:
     records: list = field(default_factory=list)
 
     def send(self, topic, key, value, partition=None, headers=None) -> None:
-        self.records.append((topic, key, value))
+        self.records.append((topic, key, value, partition))
 
 
 class Worker:
@@ -119,7 +119,11 @@ class Worker:
         return {s: snapshot.to_dict(st.book) for s, st in self.state.symbols.items()}
 
     def published(self, topic: str) -> list[bytes]:
-        return [value for name, _, value in self.sent.records if name == topic]
+        return [value for name, _, value, _ in self.sent.records if name == topic]
+
+    def partitions_of(self, topic: str) -> set[int | None]:
+        """The partitions the records of `topic` were sent to (None: by key)."""
+        return {partition for name, _, _, partition in self.sent.records if name == topic}
 
 
 def reference(log: Log) -> tuple[dict[str, dict], dict[str, bytes]]:

@@ -46,6 +46,8 @@ def test_a_command_off_its_home_is_rejected_and_its_reservation_released(caplog)
     assert refused(worker) == [("b1", "REJECTED"), ("s1", "CANCEL_REJECTED"),
                                ("b2", "REJECTED")]
     assert releases(worker) == ["b1", "b2"]  # a refused cancel holds nothing
+    # on ACME's home partition of matcher-results, with the rest of its results
+    assert worker.partitions_of("matcher-results") == {0}
     assert worker.books() == before and not worker.published("trades")
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 1 and "orders[1]" in warned[0] and "home partition is 0" in warned[0]

@@ -1,9 +1,10 @@
 """What the matcher publishes (streams/publish.py), as a specification.
 
 For a batch of commands the matcher hands each book's events to a BatchPublisher and
-sends what `drain()` returns, as (topic, key, value). Kafka partitions a topic by its
-record's key, so the key decides what stays in order: every market-data record and
-`matcher-results` is keyed by symbol, an order event by the order's account.
+sends what `drain()` returns, as (topic, key, value, partition). Kafka partitions a topic
+by its record's key, so the key decides what stays in order: every market-data record is
+keyed by symbol, an order event by the order's account. `matcher-results` is keyed by
+symbol too, and goes to the symbol's home partition, which never moves.
 
 No Kafka here: a real book makes the events, and the records are read back as JSON.
 """
@@ -40,16 +41,24 @@ def limit(order_id, account, side, quantity, price, symbol="ACME", ts=T0,
     return NewOrder(order_id, account, symbol, side, OrderType.LIMIT, tif, quantity, price, ts)
 
 
+HOME = 2  # the home partition of the books below
+
+
 def publish(*steps: tuple[Book, list]) -> list[tuple[str, str, dict]]:
-    """One batch: each (book, commands) applied and added in turn, then drained."""
+    """One batch: each (book, commands) applied and added in turn, then drained; only
+    `matcher-results` goes to a partition of its own choosing (HOME), the rest by key."""
     publisher = BatchPublisher()
     for b, commands in steps:
         for command in commands:
             events = b.apply(command)
             if events:
-                publisher.add(b, events)
+                publisher.add(b, events, HOME)
+    drained = publisher.drain()
+    assert {(topic, partition) for topic, _, _, partition in drained
+            if partition is not None} <= {(RESULTS, HOME)}
+    assert all(partition == HOME for topic, _, _, partition in drained if topic == RESULTS)
     return [(topic, key.decode(), msgspec.json.decode(value))
-            for topic, key, value in publisher.drain()]
+            for topic, key, value, _ in drained]
 
 
 def on(records, topic: str) -> list[tuple[str, dict]]:
@@ -179,11 +188,11 @@ def test_no_quote_when_nothing_moved_the_book_or_traded():
 def test_a_rebuilt_book_is_quoted_from_the_rebuilt_copy():
     publisher = BatchPublisher()
     first = book()
-    publisher.add(first, first.apply(limit("s1", "alice", Side.SELL, 10, 100)))
+    publisher.add(first, first.apply(limit("s1", "alice", Side.SELL, 10, 100)), HOME)
     rebuilt = book()
     rebuilt.apply(limit("s1", "alice", Side.SELL, 7, 100))
     publisher.rebind(rebuilt)
-    (quote,) = [msgspec.json.decode(v) for t, _, v in publisher.drain() if t == QUOTES]
+    (quote,) = [msgspec.json.decode(v) for t, _, v, _ in publisher.drain() if t == QUOTES]
     assert (quote["ask"], quote["ask_size"]) == (100, 7)
 
 
@@ -222,6 +231,21 @@ def test_each_symbol_has_its_own_results_and_quote():
                                                                       ("BOLT", "BOLT")]
 
 
+def test_each_symbol_s_results_go_to_its_home_partition_whatever_its_key():
+    """Settlement and the candles read a symbol's results in order from one partition: the
+    home's number, which stays when the topic grows (a key's partition would move)."""
+    acme, bolt = book("ACME"), book("BOLT")
+    publisher = BatchPublisher()
+    publisher.add(acme, acme.apply(limit("a1", "alice", Side.SELL, 1, 100)), 5)
+    publisher.add(acme, acme.apply(limit("a2", "bob", Side.BUY, 1, 100)), 5)
+    publisher.add(bolt, bolt.apply(limit("z1", "alice", Side.SELL, 2, 50, symbol="BOLT")), 0)
+    publisher.add(bolt, bolt.apply(limit("z2", "bob", Side.BUY, 2, 50, symbol="BOLT")), 0)
+    drained = publisher.drain()
+    assert [(key, partition) for topic, key, _, partition in drained if topic == RESULTS] \
+        == [(b"ACME", 5), (b"BOLT", 0)]
+    assert {partition for topic, _, _, partition in drained if topic != RESULTS} == {None}
+
+
 # ------------------------------------------------------------------ the batch
 def test_a_batch_sends_event_records_in_event_order_then_levels_quotes_and_results():
     topics = [topic for topic, _, _ in a_trade()]
@@ -231,6 +255,6 @@ def test_a_batch_sends_event_records_in_event_order_then_levels_quotes_and_resul
 def test_drain_empties_the_publisher_for_the_next_batch():
     publisher = BatchPublisher()
     b = book()
-    publisher.add(b, b.apply(limit("s1", "alice", Side.SELL, 10, 100)))
+    publisher.add(b, b.apply(limit("s1", "alice", Side.SELL, 10, 100)), HOME)
     assert publisher.drain() != []
     assert publisher.drain() == []
