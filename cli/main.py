@@ -34,17 +34,28 @@ def _services(args) -> None:
 
 
 def _topics(args) -> None:
-    from infra.topics import TOPICS, ensure_topics
+    from infra.partitions import PartitionsRefused, grow
+    from infra.topics import TOPICS, changelogs, counts, ensure_topics
 
     from infra.replication import cluster_replication
 
     settings = load()
-    ensure_topics(settings)
+    if args.partitions is None:
+        ensure_topics(settings)
+    else:
+        try:
+            grow(settings, args.partitions)
+        except PartitionsRefused as exc:
+            sys.exit(f"topics: {exc}")
     replication = cluster_replication(settings)
     print(f"replication: {replication.factor} copies, {replication.min_insync} in sync")
-    for spec in TOPICS:
-        print(f"{settings.topic(spec.name):16} key={spec.key:14} partitions={spec.partitions} "
+    names = [settings.topic(spec.name) for spec in TOPICS]
+    found = counts(settings, [*names, *changelogs(settings)])
+    for name, spec in zip(names, TOPICS):
+        print(f"{name:16} key={spec.key:14} partitions={found.get(name, '-'):<3} "
               f"cleanup={spec.cleanup:14} {spec.purpose}")
+    for name in changelogs(settings):
+        print(f"{name:16} partitions={found.get(name, '-  (not made yet: made by its stage)')}")
 
 
 def _migrate(args) -> None:
@@ -153,8 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--brokers", type=_positive, default=None,
                     help="run Kafka as a cluster of this many brokers on this machine "
                     "(default: as before, 1 at first); replication follows its size")
-    sub.add_parser("topics", help="create the platform's topics (idempotent) and list them"
-                   ).set_defaults(func=_topics)
+    topics = sub.add_parser("topics", help="create the platform's topics (idempotent) and "
+                            "list them with their partitions")
+    topics.add_argument("--partitions", type=_positive, default=None,
+                        help="raise order-requests, orders, matcher-results and the stages' "
+                        "changelogs to N partitions, running or not (never fewer; idempotent)")
+    topics.set_defaults(func=_topics)
     sub.add_parser("migrate", help="apply the ledger's migrations").set_defaults(func=_migrate)
     worker = sub.add_parser("worker", help="run the pipeline: one process per stage "
                             "(gate, matcher, settlement, market)")

@@ -51,15 +51,64 @@ TOPICS: tuple[TopicSpec, ...] = (
 
 BY_NAME = {spec.name: spec for spec in TOPICS}
 
+# the stages' inputs, grown together (infra/partitions.py)
+GROWN = ("order-requests", "orders", "matcher-results")
+# (stage, table, source topic) of the Faust stages' tables: a changelog is
+# `{group id}-{table}-changelog`, the group id `{app id}-{stage}` (streams/runtime/stages.py
+# group_id); tables/ defines each table, reading its source's count when the stage starts
+CHANGELOGS = (("matcher", "books", "orders"),
+              ("settlement", "settlement-positions", "matcher-results"),
+              ("settlement", "open-candles", "matcher-results"))
+
+
+def changelog(settings: Settings, stage: str, table: str) -> str:
+    return f"{settings.app_id}-{stage}-{table}-changelog"
+
+
+def changelogs(settings: Settings) -> list[str]:
+    return [changelog(settings, stage, table) for stage, table, _ in CHANGELOGS]
+
+
+def counts(settings: Settings, names: list[str], timeout: float = 30.0) -> dict[str, int]:
+    """Partitions of those of the topics `names` (full names) that exist."""
+    topics = admin(settings).list_topics(timeout=timeout).topics
+    return _counts(topics, names)
+
+
+def _counts(topics: dict, names: list[str]) -> dict[str, int]:
+    return {name: len(topics[name].partitions) for name in names
+            if name in topics and topics[name].error is None and topics[name].partitions}
+
+
+def mismatches(settings: Settings, found: dict[str, int]) -> list[str]:
+    """What disagrees among the counts `found` (by full name): `matcher-results` with fewer
+    partitions than `orders` (the matcher produces a symbol's results to the number of its
+    home partition), a changelog with another count than its source topic."""
+    out = []
+    orders, results = settings.topic("orders"), settings.topic("matcher-results")
+    if orders in found and results in found and found[results] < found[orders]:
+        out.append(f"{results} has {found[results]} partitions, fewer than {orders}'s "
+                   f"{found[orders]}: the matcher produces a symbol's results to the number "
+                   f"of its home partition; run `matchstream topics --partitions "
+                   f"{found[orders]}`")
+    for stage, table, source in CHANGELOGS:
+        name, source = changelog(settings, stage, table), settings.topic(source)
+        if name in found and source in found and found[name] != found[source]:
+            out.append(f"{name} has {found[name]} partitions, {source} {found[source]}: a "
+                       f"table's changelog must have as many as its source; run "
+                       f"`matchstream topics --partitions {max(found[name], found[source])}`")
+    return out
+
+
 
 def admin(settings: Settings) -> AdminClient:
     return AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
 
 
 def ensure_topics(settings: Settings, say=print, timeout: float = 30.0) -> list[str]:
-    """Create missing topics, set the spec's settings on existing ones (and the
-    replication's on the Faust stages' changelogs); report existing ones whose partition
-    count or replication factor differs."""
+    """Create missing topics (with their spec's partitions), set the spec's settings on
+    existing ones (and the replication's on the Faust stages' changelogs); warn of partition
+    counts that disagree (`mismatches`) and of fewer replicas than the replication's."""
     client = admin(settings)
     meta = client.list_topics(timeout=timeout)
     existing = meta.topics
@@ -74,13 +123,12 @@ def ensure_topics(settings: Settings, say=print, timeout: float = 30.0) -> list[
     for name, spec in wanted.items():
         if name not in existing:
             continue
-        if len(existing[name].partitions) != spec.partitions:
-            say(f"topics: warning: {name} has {len(existing[name].partitions)} partitions, "
-                f"expected {spec.partitions}")
         copies = min(len(p.replicas) for p in existing[name].partitions.values())
         if copies < replication.factor:
             say(f"topics: warning: {name} has {copies} replica(s) per partition, expected "
                 f"{replication.factor}: add them with kafka-reassign-partitions.sh")
+    for problem in mismatches(settings, _counts(existing, [*wanted, *changelogs(settings)])):
+        say(f"topics: warning: {problem}")
     configs = {name: _config(spec, replication) for name, spec in wanted.items()
                if name in existing}
     configs.update({name: replication.topic_config() for name in existing
@@ -94,7 +142,7 @@ def ensure_topics(settings: Settings, say=print, timeout: float = 30.0) -> list[
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise
         say(f"topics: created {', '.join(t.topic for t in missing)}")
-        _wait_for_leaders(client, [t.topic for t in missing], timeout)
+        wait_for_leaders(client, [t.topic for t in missing], timeout)
     return [t.topic for t in missing]
 
 
@@ -166,12 +214,15 @@ def _normal(value: str | None) -> str | None:
     return ",".join(sorted(value.split(","))) if value else value
 
 
-def _wait_for_leaders(client: AdminClient, names: list[str], timeout: float) -> None:
-    """A new topic answers NOT_LEADER until its partitions have a leader: wait for that."""
+def wait_for_leaders(client: AdminClient, names: list[str], timeout: float,
+                     partitions: int | None = None) -> None:
+    """A new topic (or partition) answers NOT_LEADER until it has a leader: wait for that,
+    and for each topic to show `partitions` partitions when given."""
     deadline = time.monotonic() + timeout
     while True:
         topics = client.list_topics(timeout=timeout).topics
-        if all(name in topics and topics[name].partitions and all(
+        if all(name in topics and topics[name].partitions
+               and len(topics[name].partitions) >= (partitions or 0) and all(
                 p.leader >= 0 for p in topics[name].partitions.values()) for name in names):
             return
         if time.monotonic() > deadline:

@@ -16,8 +16,7 @@ from collections.abc import Set
 from faust.stores import memory
 from faust.types import TP
 
-from infra.topics import PARTITIONS
-from streams.runtime.app import app, changelog_config
+from streams.runtime.app import app, changelog_config, source_partitions
 from tables.raw import RawTable
 
 __all__ = ["books", "book_key", "index_key", "partition_entries"]
@@ -81,7 +80,7 @@ books: BooksTable = app.tables.add(BooksTable(
     name="books",
     key_type=bytes,
     value_type=bytes,
-    partitions=PARTITIONS,  # those of `orders`: changelog partition = input partition
+    partitions=source_partitions("orders"),  # changelog partition = input partition
     extra_topic_configs=changelog_config(**{
         "max.message.bytes": str(MAX_VALUE_BYTES),
         # compact soon: a recovery reads what is not compacted yet

@@ -10,7 +10,7 @@ trades only once the state that counts them is in Kafka.
 
 from __future__ import annotations
 
-from streams.runtime.app import app, changelog_config
+from streams.runtime.app import app, changelog_config, source_partitions
 from tables.raw import RawTable, position_key
 
 __all__ = ["open_candles", "position_key"]
@@ -21,6 +21,6 @@ open_candles: RawTable = app.tables.add(RawTable(
     name="open-candles",
     key_type=bytes,
     value_type=bytes,
-    partitions=4,
+    partitions=source_partitions("matcher-results"),  # changelog = input partition
     extra_topic_configs=changelog_config(),
 ))

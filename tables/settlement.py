@@ -7,7 +7,7 @@ of what is settled; settlement is idempotent, so one behind costs a harmless rep
 
 from __future__ import annotations
 
-from streams.runtime.app import app, changelog_config
+from streams.runtime.app import app, changelog_config, source_partitions
 from tables.raw import RawTable
 
 settlement_positions: RawTable = app.tables.add(RawTable(
@@ -15,6 +15,6 @@ settlement_positions: RawTable = app.tables.add(RawTable(
     name="settlement-positions",
     key_type=bytes,
     value_type=bytes,
-    partitions=4,
+    partitions=source_partitions("matcher-results"),  # changelog = input partition
     extra_topic_configs=changelog_config(),
 ))

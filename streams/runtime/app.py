@@ -13,6 +13,7 @@ import faust
 
 from infra.replication import cluster_replication
 from infra.settings import Settings, load
+from infra.topics import PARTITIONS, partition_count
 from streams.runtime import faust_fixes
 from streams.runtime.faust_fixes.recovery_watch import RecoveryWatch
 from streams.runtime.health import StageHealth
@@ -56,7 +57,20 @@ app = faust.App(
     table_standby_replicas=STANDBY_REPLICAS,
     topic_replication_factor=REPLICATION.factor if REPLICATION else 1,
     producer_acks=-1,  # all in-sync replicas: the stages acknowledge what is durable
+    # partitions added while the stage runs (`matchstream topics --partitions N`) are seen,
+    # and rebalanced onto the group, within 10 s (Faust's default: 5 minutes), as the
+    # confluent-kafka clients see them (infra/kafka_client.py METADATA_REFRESH)
+    consumer_metadata_max_age_ms=10_000,
 )
+
+
+def source_partitions(topic: str) -> int:
+    """Partitions of a table's source topic when the stage starts, for its changelog: Faust
+    makes a missing changelog with the table's count, and assigns a changelog partition
+    with the same-numbered source partition only when both topics have as many
+    (`matchstream topics --partitions N` grows them together). Tools importing the app
+    (no stage) get the spec's count without asking the broker."""
+    return partition_count(settings, topic) if STAGE else PARTITIONS
 
 
 def changelog_config(**extra: str) -> dict[str, str]:
