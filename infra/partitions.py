@@ -58,11 +58,12 @@ def grow(settings: Settings, partitions: int, say=print, timeout: float = 30.0
         return {}
     # one request: the changelogs and their sources change together (a stage's consumer
     # that sees a source grown before its changelog rebalances them apart until both are)
-    futures = admin(settings).create_partitions(
+    client = admin(settings)  # kept until the futures are done: its end fails them
+    futures = client.create_partitions(
         [NewPartitions(name, partitions) for name in raise_], operation_timeout=timeout)
     for future in futures.values():
         future.result()
-    wait_for_leaders(admin(settings), raise_, timeout, partitions)
+    wait_for_leaders(client, raise_, timeout, partitions)
     for name in raise_:
         say(f"topics: {name}: {found[name]} -> {partitions} partitions")
     return {name: (found[name], partitions) for name in raise_}

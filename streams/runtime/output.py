@@ -12,6 +12,12 @@ Every record gets its delivery report: with only errors reported
 (delivery.report.only.error) a flush cannot see deliveries arrive and sleeps in 10 ms
 steps (librdkafka's rd_kafka_flush), which measured as ~16 ms a flush in the gate.
 
+A record for a partition librdkafka's metadata does not show yet (added by `matchstream
+topics --partitions N` since its last refresh, every 10 s) is refused at once
+(_UNKNOWN_PARTITION): `send` asks the broker for the topic's partitions and sends again;
+while the topic really has no such partition the stage waits, visibly (blocked,
+`partitions`), as it waits for a broker that is away.
+
 A stage that goes on sending while it waits for earlier records (the matcher completing
 a checkpoint) waits with `mark()` and `delivered(mark)` instead of a flush: a flush
 also waits for every record sent meanwhile, and serving the reports from another thread
@@ -26,7 +32,7 @@ import logging
 import threading
 import time
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from infra.kafka_client import producer_config
 from infra.settings import Settings
@@ -36,6 +42,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_FULL_WAIT_S = 0.05
 FLUSH_REPORT_S = 5.0
+PARTITION_WAIT_S = 5.0  # between two asks for a partition the topic does not have yet
 DELIVERY_POLL_S = 0.0005
 
 
@@ -108,6 +115,35 @@ class Output:
             except BufferError:  # local queue full: let librdkafka drain it
                 mark.sent -= 1
                 producer.poll(QUEUE_FULL_WAIT_S)
+            except KafkaException as exc:
+                mark.sent -= 1
+                if partition is None or exc.args[0].code() != KafkaError._UNKNOWN_PARTITION:
+                    raise
+                self._await_partition(topic, partition)
+
+    def _await_partition(self, topic: str, partition: int) -> None:
+        """Until the broker's metadata (now in librdkafka's cache too) shows `partition`."""
+        producer = self._client()
+        waited = 0.0
+        while True:
+            try:
+                found = producer.list_topics(topic, timeout=PARTITION_WAIT_S).topics.get(topic)
+            except KafkaException as exc:  # the broker away
+                reason, detail = "broker", f"{topic}'s partitions unknown: {exc}"
+            else:
+                count = len(found.partitions) if found is not None else 0
+                if partition < count:
+                    if waited and self.health is not None:
+                        self.health.cleared()
+                    return
+                reason = "partitions"
+                detail = (f"{topic} has {count} partitions, a record is for partition "
+                          f"{partition}: run `matchstream topics --partitions {partition + 1}`")
+            if self.health is None:
+                raise DeliveryFailed(detail)
+            self.health.blocked(reason, detail, PARTITION_WAIT_S)
+            time.sleep(PARTITION_WAIT_S)
+            waited += PARTITION_WAIT_S
 
     def mark(self) -> Mark:
         """The records sent so far; those sent from now on belong to the next mark."""

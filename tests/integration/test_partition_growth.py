@@ -7,12 +7,14 @@ from __future__ import annotations
 import signal
 
 import pytest
+from confluent_kafka.admin import NewPartitions
 
 from infra import topics
 from infra.kafka_client import partition_for
 from infra.partitions import PartitionsRefused, grow
 from ledger import admin
 from schemas.codec import MATCHER_RESULTS
+from streams.runtime.output import DeliveryFailed, Output
 from tests.integration.test_bad_input import (  # noqa: F401 (own_web_port: an autouse fixture)
     WAIT,
     Feed,
@@ -139,3 +141,24 @@ def assert_results_on_homes(p: Platform, homes: dict[str, int]) -> None:
         for _, value in records:
             found.setdefault(MATCHER_RESULTS.decode(value).symbol, set()).add(partition)
     assert found == {symbol: {home} for symbol, home in homes.items()}
+
+
+def test_an_output_sends_to_a_partition_added_since_its_last_metadata_refresh(platform):
+    """librdkafka refuses a record for a partition its metadata lacks (_UNKNOWN_PARTITION):
+    the stages' output asks the broker and sends it; a partition the topic lacks is a
+    DeliveryFailed naming the fix (a stage, with its health, waits blocked instead)."""
+    p = platform
+    orders = p.topic("orders")
+    out = Output(p.settings)
+    out.send(orders, b"ACME", b"before", 1)
+    out.flush()  # its metadata now shows 4 partitions
+    client = topics.admin(p.settings)
+    client.create_partitions([NewPartitions(orders, 6)])[orders].result()
+    topics.wait_for_leaders(client, [orders], 30, 6)
+    out.send(orders, b"ACME", b"after", 5)
+    out.flush()
+    assert [value for _, value in read_partitions(p.settings.kafka_bootstrap, orders)[5]] \
+        == [b"after"]
+    with pytest.raises(DeliveryFailed, match=r"has 6 partitions, a record is for partition 6"):
+        out.send(orders, b"ACME", b"nowhere", 6)
+    out.close()

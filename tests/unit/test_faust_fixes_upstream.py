@@ -66,6 +66,7 @@ def test_install_puts_the_patches_in_place():
     assert aiokafka_driver.Transport.Consumer is eager_delivery.Consumer
     assert aiokafka_consumer.Fetcher is fetch_wait.Fetcher
     assert aiokafka_producer.AIOKafkaClient is producer_metadata.Client
+    assert aiokafka_driver.Producer._producer_type.fget(None) is producer_metadata.Producer
 
 
 # -- eager delivery ----------------------------------------------------------------------
@@ -242,6 +243,44 @@ def test_aiokafka_producer_makes_its_client_from_the_module_name():
     assert aiokafka_driver.aiokafka.AIOKafkaProducer is aiokafka_producer.AIOKafkaProducer, (
         "Faust's driver makes another producer class than aiokafka.producer.producer's: "
         f"re-check {FIXES}/producer_metadata.py install()")
+    assert "return self._producer_type(" in inspect.getsource(
+        aiokafka_driver.Producer._new_producer), (
+        "Faust no longer makes its producer from Producer._producer_type: "
+        f"{FIXES}/producer_metadata.py install() no longer gives it its Producer")
+
+
+def test_aiokafka_refuses_a_partition_its_metadata_lacks_and_producer_refreshes_first(
+        monkeypatch):
+    sent = []
+
+    async def base_send(self, topic, value=None, key=None, partition=None, timestamp_ms=None,
+                        headers=None):
+        self._partition(topic, partition, key, value, key, value)  # aiokafka's check
+        sent.append(partition)
+
+    async def refresh(self):
+        self.cluster.update_metadata(MetadataResponse_v0(
+            [(1, "127.0.0.1", 1)],
+            [(0, "grown", [(0, p, 1, [1], [1]) for p in (0, 1)])]))  # partition 1 added
+        return True
+
+    monkeypatch.setattr(aiokafka_producer.AIOKafkaProducer, "send", base_send)
+    monkeypatch.setattr(aiokafka_client.AIOKafkaClient, "force_metadata_update", refresh)
+
+    async def scenario(producer_class):
+        producer = producer_class(bootstrap_servers="127.0.0.1:1")
+        producer.client.cluster.update_metadata(metadata_response("grown"))  # partition 0
+        try:
+            await producer.send("grown", b"v", key=b"k", partition=1)
+        except AssertionError as exc:
+            return str(exc)
+        return None
+
+    assert asyncio.run(scenario(aiokafka_producer.AIOKafkaProducer)) == \
+        "Unrecognized partition", (
+            "aiokafka's producer no longer refuses a partition its metadata lacks: "
+            f"{FIXES}/producer_metadata.py Producer may no longer be needed")
+    assert asyncio.run(scenario(producer_metadata.Producer)) is None and sent == [1]
 
 
 # -- position guard ----------------------------------------------------------------------

@@ -15,12 +15,23 @@ refresh reports, and a checkpoint flushing them waits until they expire (Faust's
 and write two changelogs, so their first checkpoint could hang so.
 
 Here every topic is tracked from its first send, as kafka-python's producer does.
+
+Upstream also: aiokafka/producer/producer.py `AIOKafkaProducer._partition` (asserts
+"Unrecognized partition" for a partition its metadata lacks; `send` refreshes only for an
+unknown topic), faust/transport/drivers/aiokafka.py `Producer._new_producer` (makes it
+from its `_producer_type`)
+
+A partition added since the producer's last refresh (`matchstream topics --partitions
+N`), whose source partition a rebalance has just given the stage, is one it lacks: the
+stage's first changelog write to it failed the assertion and stopped the stage. Here a
+send to a partition the producer does not know refreshes its metadata first.
 """
 
 from __future__ import annotations
 
 from aiokafka import client as aiokafka_client
 from aiokafka.producer import producer as aiokafka_producer
+from faust.transport.drivers import aiokafka as aiokafka_driver
 
 
 class Client(aiokafka_client.AIOKafkaClient):
@@ -30,6 +41,18 @@ class Client(aiokafka_client.AIOKafkaClient):
         return await super()._wait_on_metadata(topic)
 
 
+class Producer(aiokafka_producer.AIOKafkaProducer):
+    async def send(self, topic, value=None, key=None, partition=None, timestamp_ms=None,
+                   headers=None):
+        if partition is not None:
+            known = self.client.cluster.partitions_for_topic(topic)
+            if known is not None and partition not in known:  # added since the last refresh
+                await self.client.force_metadata_update()
+        return await super().send(topic, value, key, partition, timestamp_ms, headers)
+
+
 def install() -> None:
-    """What AIOKafkaProducer makes its client from."""
+    """What AIOKafkaProducer makes its client from, and what Faust makes its producer
+    from."""
     aiokafka_producer.AIOKafkaClient = Client
+    aiokafka_driver.Producer._producer_type = property(lambda self: Producer)
