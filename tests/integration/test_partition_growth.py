@@ -18,8 +18,10 @@ from streams.runtime.output import DeliveryFailed, Output
 from tests.integration.test_bad_input import (  # noqa: F401 (own_web_port: an autouse fixture)
     WAIT,
     Feed,
+    flush,
     order,
     own_web_port,
+    send_at,
     wait_status,
 )
 from tests.platform import Platform
@@ -103,6 +105,16 @@ def test_partitions_grow_while_a_worker_runs(platform):
     assert new_homes == {s: partition_for(s.encode(), 8) for s in new}
     assert sum(home >= 4 for home in new_homes.values()) == 3
 
+    # alice's key lands on another partition of order-requests now: her order of before,
+    # sent again there, is the same order (the gate knows it by id and terms), not a
+    # duplicate id nor a second order (the producer sees the new partitions at once, as
+    # it would at its next metadata refresh)
+    p.producer.list_topics(p.topic("order-requests"), timeout=10)
+    again = send_at(p, "order-requests", b"alice", order("rest-ACME", "alice", "ACME", "SELL",
+                                                         10, 10_000))
+    flush(p, again)
+    assert again.partition == partition_for(b"alice", 8) != partition_for(b"alice", 4)
+
     # the resting orders of before trade; new symbols trade, on the new partitions too
     for symbol in OLD:
         fill(p, f"rest-{symbol}", symbol, resting=True)
@@ -111,6 +123,7 @@ def test_partitions_grow_while_a_worker_runs(platform):
     filled(p, feed, *(f"rest-{s}" for s in OLD), *(f"rest-{s}-b" for s in OLD),
            *(f"after-{s}-{side}" for s in new for side in "sb"))
     p.assert_reconciled()
+    assert [e.status for e in feed.of("rest-ACME")] == ["ACCEPTED", "FILLED"]
     every_home = {**homes, **new_homes}
     assert_results_on_homes(p, every_home)
 

@@ -6,9 +6,16 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
+from confluent_kafka.admin import (
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+)
 
 from infra import topics
+from infra.partitions import PartitionsRefused, grow
 from tests.platform import wait_for
 
 
@@ -61,7 +68,7 @@ def test_topics_and_changelogs_get_the_replication_of_the_cluster(platform):
     assert _setting(client, orders, "min.insync.replicas") == "1"
 
     changelog = f"{p.settings.app_id}-matcher-books-changelog"
-    client.create_topics([NewTopic(changelog, 1, 1, config={"min.insync.replicas": "2"})]
+    client.create_topics([NewTopic(changelog, 4, 1, config={"min.insync.replicas": "2"})]
                          )[changelog].result()
     _settled(client, changelog, "min.insync.replicas", "2")
     said: list[str] = []
@@ -71,3 +78,39 @@ def test_topics_and_changelogs_get_the_replication_of_the_cluster(platform):
 
     with pytest.raises(SystemExit, match="has 1 broker"):
         topics.ensure_topics(dataclasses.replace(p.settings, replication_factor=3))
+
+
+def test_counts_that_disagree_are_warned_of_and_grow_brings_them_to_one(platform):
+    """matcher-results with fewer partitions than orders (the matcher produces a symbol's
+    results to the number of its home), a changelog unlike its source: `topics` warns;
+    `topics --partitions N` raises every one below N (none above: refused, nothing
+    changed)."""
+    p = platform
+    client = topics.admin(p.settings)
+    orders, results = p.topic("orders"), p.topic("matcher-results")
+    changelog = topics.changelog(p.settings, "matcher", "books")
+    client.create_topics([NewTopic(changelog, 1, 1)])[changelog].result()
+    client.create_partitions([NewPartitions(orders, 6)])[orders].result()
+    topics.wait_for_leaders(client, [orders, changelog], 30)
+    said: list[str] = []
+    topics.ensure_topics(p.settings, say=said.append)
+    assert said == [
+        f"topics: warning: {results} has 4 partitions, fewer than {orders}'s 6: the matcher "
+        f"produces a symbol's results to the number of its home partition; run `matchstream "
+        f"topics --partitions 6`",
+        f"topics: warning: {changelog} has 1 partitions, {orders} 6: a table's changelog "
+        f"must have as many as its source; run `matchstream topics --partitions 6`"]
+
+    with pytest.raises(PartitionsRefused, match=rf"cannot shrink to 5 partitions: {orders} "
+                       r"has 6 \(Kafka cannot remove partitions; nothing was changed\)"):
+        grow(p.settings, 5)
+    named = [p.topic(t) for t in topics.GROWN] + [changelog]
+    assert topics.counts(p.settings, named) == {
+        p.topic("order-requests"): 4, orders: 6, results: 4, changelog: 1}
+
+    assert grow(p.settings, 6, say=said.append) == {
+        p.topic("order-requests"): (4, 6), results: (4, 6), changelog: (1, 6)}
+    assert topics.counts(p.settings, named) == {name: 6 for name in named}
+    said.clear()
+    topics.ensure_topics(p.settings, say=said.append)
+    assert said == []
