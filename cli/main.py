@@ -54,8 +54,9 @@ def _topics(args) -> None:
     for name, spec in zip(names, TOPICS):
         print(f"{name:16} key={spec.key:14} partitions={found.get(name, '-'):<3} "
               f"cleanup={spec.cleanup:14} {spec.purpose}")
+    unmade = "- (made by its stage, with its source topic's count)"
     for name in changelogs(settings):
-        print(f"{name:16} partitions={found.get(name, '-  (not made yet: made by its stage)')}")
+        print(f"{name:16} partitions={found.get(name, unmade)}")
 
 
 def _migrate(args) -> None:
