@@ -4,6 +4,9 @@ made by an older version keeps working with today's records."""
 from __future__ import annotations
 
 import dataclasses
+import re
+import subprocess
+import sys
 
 import pytest
 from confluent_kafka.admin import (
@@ -16,6 +19,7 @@ from confluent_kafka.admin import (
 
 from infra import topics
 from infra.partitions import PartitionsRefused, grow
+from infra.settings import REPO_ROOT
 from tests.platform import wait_for
 
 
@@ -114,3 +118,24 @@ def test_counts_that_disagree_are_warned_of_and_grow_brings_them_to_one(platform
     said.clear()
     topics.ensure_topics(p.settings, say=said.append)
     assert said == []
+
+
+def test_the_topics_command_grows_lists_and_refuses_to_shrink(platform):
+    p = platform
+
+    def topics_command(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "cli.main", "topics", *args],
+                              cwd=REPO_ROOT, env=p.env(), capture_output=True, text=True,
+                              timeout=120)
+
+    grown = topics_command("--partitions", "5")
+    assert grown.returncode == 0, grown.stderr
+    for name in ("order-requests", "orders", "matcher-results"):
+        assert f"topics: {p.topic(name)}: 4 -> 5 partitions" in grown.stdout
+        assert re.search(rf"^{re.escape(p.topic(name))} +key=\w+ +partitions=5 ",
+                         grown.stdout, re.M)
+    assert re.search(rf"^{re.escape(p.topic('trades'))} +key=symbol +partitions=4 ",
+                     grown.stdout, re.M)
+    refused = topics_command("--partitions", "4")
+    assert refused.returncode == 1
+    assert "cannot shrink to 4 partitions" in refused.stderr
